@@ -41,7 +41,7 @@ describe('protocol endpoints', () => {
   it('rejects an unknown baton with a JSON error', async () => {
     const res = await fetch(`${server.url}/v2/pipeline`, { method: 'POST', body: JSON.stringify({ baton: 'nope', requests: [] }) });
     expect(res.status).toBe(400);
-    expect((await res.json()).message).toMatch(/baton/);
+    expect(((await res.json()) as { message: string }).message).toMatch(/baton/);
   });
 
   it('handles store_sql, sequence, get_autocommit, describe and close in one pipeline', async () => {
@@ -60,7 +60,7 @@ describe('protocol endpoints', () => {
         ],
       }),
     });
-    const body = await res.json();
+    const body = (await res.json()) as { baton: string | null; results: any[] };
     expect(body.baton).toBeNull();
     const [seq, store, exec, desc, closeSql, gone, auto, close] = body.results;
     expect([seq.type, store.type, closeSql.type, close.type]).toEqual(['ok', 'ok', 'ok', 'ok']);
