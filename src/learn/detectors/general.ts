@@ -1,0 +1,254 @@
+import { Candidates, finalizeDetections } from './candidates';
+import { labelIndexRanges, median, mergedSpans, requirePositiveLabels } from './label-ranges';
+import { NOISE_FLOOR, normalizedValues } from './normalize';
+import { LearningError, type Detection, type Detector, type Model, type Series, type Span } from './types';
+
+/**
+ * Any shape a person marks (a double bump, a sawtooth, ...). The labeled segments are resampled to a
+ * common number of points, z-normalised and averaged into a template. Detection slides windows of a
+ * few widths around the labeled ones over the series, resamples and z-normalises each window and
+ * scores it by its Pearson correlation with the template, so level and amplitude do not matter.
+ * Correlation alone would let pure noise match a short template by chance, so a window must also
+ * stand out from its own noise: its standard deviation over the mean absolute difference of
+ * neighbouring samples must be at least `minContrast` (learned from the labels).
+ */
+export interface GeneralModel extends Model {
+  type: 'general';
+  version: 1;
+  /** The z-normalised template (mean 0, mean square 1). */
+  template: number[];
+  /** Window widths in points scanned at every position. */
+  widths: number[];
+  /** Minimum correlation with the template. */
+  threshold: number;
+  /** Minimum window contrast (std over mean absolute neighbour difference). */
+  minContrast: number;
+  /** Labeled positives and removed detections, sorted and merged: never reported. */
+  excluded: Span[];
+}
+
+const GENERAL_VERSION = 1;
+/** At most this many samples per window: keeps detection O(n * 32 * widths). */
+const MAX_TEMPLATE_POINTS = 32;
+
+/** Precomputed sampling of a window of `width` points at `m` positions, by linear interpolation. */
+interface Sampling {
+  width: number;
+  offset: Int32Array;
+  frac: Float64Array;
+}
+
+function sampling(width: number, m: number): Sampling {
+  const offset = new Int32Array(m);
+  const frac = new Float64Array(m);
+  for (let k = 0; k < m; k++) {
+    const pos = m === 1 ? 0 : (k * (width - 1)) / (m - 1);
+    let i0 = Math.floor(pos);
+    if (i0 > width - 2) i0 = Math.max(0, width - 2);
+    offset[k] = i0;
+    frac[k] = Math.min(1, pos - i0);
+  }
+  return { width, offset, frac };
+}
+
+/**
+ * Correlation with `tmpl` and contrast of the window starting at `start`; written into `out`
+ * ([correlation, contrast]); correlation is NaN when the window has gaps or is flat.
+ */
+function windowScore(x: Float64Array, start: number, s: Sampling, tmpl: Float64Array, out: Float64Array): void {
+  const m = tmpl.length;
+  const off = s.offset;
+  const frac = s.frac;
+  // Values are shifted by the window's first sample so the one-pass variance does not cancel.
+  const first = x[start];
+  let s1 = 0;
+  let s2 = 0;
+  let dot = 0;
+  let ad = 0;
+  let prev = 0;
+  for (let k = 0; k < m; k++) {
+    const j = start + off[k];
+    const a = x[j];
+    const f = frac[k];
+    const v = (f === 0 ? a : a + f * (x[j + 1] - a)) - first;
+    s1 += v;
+    s2 += v * v;
+    dot += v * tmpl[k];
+    if (k > 0) ad += Math.abs(v - prev);
+    prev = v;
+  }
+  const mean = s1 / m;
+  const variance = s2 / m - mean * mean;
+  const std = variance > 0 ? Math.sqrt(variance) : 0;
+  if (!(std > NOISE_FLOOR * 1e-3)) {
+    out[0] = NaN;
+    out[1] = 0;
+    return;
+  }
+  out[0] = dot / (m * std);
+  let noise = m > 1 ? ad / (m - 1) : 0;
+  if (!(noise >= NOISE_FLOOR)) noise = NOISE_FLOOR;
+  out[1] = std / noise;
+}
+
+/** Scans window starts from `start`; candidates carry their correlation as confidence. */
+function scanShapes(x: Float64Array, m: GeneralModel, start: number, threshold: number, out: Candidates): void {
+  const n = x.length;
+  const tmpl = Float64Array.from(m.template);
+  const samplings = m.widths.map((w) => sampling(w, tmpl.length));
+  const score = new Float64Array(2);
+  let inRun = false;
+  let bestS = 0;
+  let bestI = 0;
+  let bestW = 0;
+  for (let i = start < 0 ? 0 : start; i < n; i++) {
+    let s = -Infinity;
+    let w = 0;
+    for (const smp of samplings) {
+      if (i + smp.width > n) continue;
+      windowScore(x, i, smp, tmpl, score);
+      if (score[0] > s && score[1] >= m.minContrast) {
+        s = score[0];
+        w = smp.width;
+      }
+    }
+    if (s >= threshold) {
+      if (!inRun || s > bestS) {
+        bestS = s;
+        bestI = i;
+        bestW = w;
+      }
+      inRun = true;
+    } else if (inRun) {
+      out.add(bestI, bestI + bestW - 1, bestS);
+      inRun = false;
+    }
+  }
+  if (inRun) out.add(bestI, bestI + bestW - 1, bestS);
+}
+
+function zNormalised(values: Float64Array): Float64Array | null {
+  const m = values.length;
+  let mean = 0;
+  for (let k = 0; k < m; k++) mean += values[k];
+  mean /= m;
+  let ss = 0;
+  for (let k = 0; k < m; k++) ss += (values[k] - mean) ** 2;
+  const std = Math.sqrt(ss / m);
+  if (!(std > 0) || !Number.isFinite(std)) return null;
+  const out = new Float64Array(m);
+  for (let k = 0; k < m; k++) out[k] = (values[k] - mean) / std;
+  return out;
+}
+
+function learnGeneral(series: Series, labels: { positive: Span[]; negative: Span[] }): GeneralModel {
+  requirePositiveLabels(labels.positive, 'shape');
+  const n = series.t.length;
+  const pos = labelIndexRanges(series, labels.positive, 'positive').map((r) => {
+    // A shape needs at least three points; widen tiny labels around their centre.
+    if (r.to - r.from >= 2 || n < 3) return r;
+    const from = Math.max(0, Math.min(r.from - 1, n - 3));
+    return { from, to: from + 2 };
+  });
+  const neg = labelIndexRanges(series, labels.negative, 'negative');
+  const x = normalizedValues(series.v);
+  const widths = pos.map((r) => r.to - r.from + 1);
+  const wMed = Math.round(median(widths));
+  const m = Math.max(2, Math.min(MAX_TEMPLATE_POINTS, wMed));
+
+  const shapes: Float64Array[] = [];
+  for (const r of pos) {
+    const smp = sampling(r.to - r.from + 1, m);
+    const raw = new Float64Array(m);
+    for (let k = 0; k < m; k++) {
+      const j = r.from + smp.offset[k];
+      const a = x[j];
+      raw[k] = smp.frac[k] === 0 ? a : a + smp.frac[k] * (x[j + 1] - a);
+    }
+    if (raw.some((v) => v !== v)) continue;
+    const z = zNormalised(raw);
+    if (z) shapes.push(z);
+  }
+  if (shapes.length === 0) {
+    throw new LearningError('The labeled segments are flat or have gaps; label segments that contain the shape.');
+  }
+  const mean = new Float64Array(m);
+  for (const z of shapes) for (let k = 0; k < m; k++) mean[k] += z[k] / shapes.length;
+  const template = zNormalised(mean);
+  if (!template) {
+    throw new LearningError('The labeled shapes cancel each other out; label segments that show the same shape.');
+  }
+
+  const wMin = Math.min(...widths);
+  const wMax = Math.max(...widths);
+  const scanWidths = [Math.round(0.85 * wMin), wMin, wMed, wMax, Math.round(1.2 * wMax)]
+    .map((w) => Math.max(m, 3, w))
+    .filter((w, k, all) => all.indexOf(w) === k)
+    .sort((a, b) => a - b);
+
+  const score = new Float64Array(2);
+  const corrs: number[] = [];
+  const contrasts: number[] = [];
+  for (const r of pos) {
+    windowScore(x, r.from, sampling(r.to - r.from + 1, m), template, score);
+    if (score[0] === score[0]) {
+      corrs.push(score[0]);
+      contrasts.push(score[1]);
+    }
+  }
+  const minPos = corrs.length > 0 ? Math.min(...corrs) : 1;
+  const model: GeneralModel = {
+    type: 'general',
+    version: GENERAL_VERSION,
+    template: Array.from(template),
+    widths: scanWidths,
+    threshold: Math.min(0.9, Math.max(0.5, minPos - 0.1)),
+    minContrast: contrasts.length > 0 ? 0.5 * Math.min(...contrasts) : 0,
+    excluded: mergedSpans([...labels.positive, ...labels.negative]),
+  };
+  if (neg.length > 0) {
+    const c = new Candidates();
+    scanShapes(x, model, 0, model.threshold, c);
+    for (let j = 0; j < c.from.length; j++) {
+      const s = c.confidence[j];
+      if (!neg.some((r) => r.from <= c.to[j] && c.from[j] <= r.to)) continue;
+      if (s < minPos) model.threshold = Math.max(model.threshold, (s + minPos) / 2);
+    }
+  }
+  return model;
+}
+
+function generalContextPoints(m: GeneralModel): number {
+  return Math.max(...m.widths) + 1;
+}
+
+function detectGeneral(m: GeneralModel, series: Series, fromIndex = 0): Detection[] {
+  const n = series.t.length;
+  if (n === 0) return [];
+  const from = Math.max(0, Math.min(n, Math.floor(fromIndex)));
+  const ctx = generalContextPoints(m);
+  const base = Math.max(0, from - 2 * ctx);
+  const x = normalizedValues(series.v, base, n);
+  const c = new Candidates();
+  scanShapes(x, m, from - ctx - base, m.threshold, c);
+  const span = 1 - m.threshold;
+  for (let j = 0; j < c.confidence.length; j++) {
+    const margin = span > 0 ? (c.confidence[j] - m.threshold) / span : 1;
+    c.confidence[j] = 0.5 + 0.5 * Math.min(1, Math.max(0, margin));
+  }
+  return finalizeDetections(series, base, c, from, m.excluded);
+}
+
+/**
+ * Finds segments shaped like the labeled ones, whatever their level and amplitude.
+ *
+ * @example
+ * const model = generalDetector.learn(series, { positive: [{ start, finish }], negative: [] });
+ * const found = generalDetector.detect(model, series);
+ */
+export const generalDetector: Detector<GeneralModel> = {
+  type: 'general',
+  learn: learnGeneral,
+  detect: detectGeneral,
+  contextPoints: generalContextPoints,
+};

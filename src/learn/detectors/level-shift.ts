@@ -1,0 +1,156 @@
+import { Candidates, confidenceFromMargin, finalizeDetections } from './candidates';
+import { labelIndexRanges, mergedSpans, requirePositiveLabels } from './label-ranges';
+import { NOISE_FLOOR, normalizedValues } from './normalize';
+import { SlidingWindowStats } from './sliding-window-stats';
+import { LearningError, type Detection, type Labels, type Model, type Series, type Span } from './types';
+
+/**
+ * Shared maths of the jump and drop detectors. The score of a boundary at index c is the difference
+ * of the mean level after and before it, in units of local noise (mean absolute difference of
+ * neighbours inside the two windows, so the step itself does not count as noise). The windows skip
+ * `halfGap` points on each side of c, the transition a person labels. Side windows are long compared
+ * with the labeled transition, so a short spike moves the means little and does not look like a step.
+ */
+export interface LevelShiftModel extends Model {
+  type: 'jump' | 'drop';
+  version: 1;
+  /** Points skipped on each side of the boundary (half the labeled transition). */
+  halfGap: number;
+  /** Length in points of the level windows before and after. */
+  sideWindow: number;
+  /** Minimum score (level change over local noise). */
+  threshold: number;
+  /** Maximum score, set when a removed detection was larger than every labeled shift; null = none. */
+  maxScore: number | null;
+  /** Labeled positives and removed detections, sorted and merged: never reported. */
+  excluded: Span[];
+}
+
+const LEVEL_SHIFT_VERSION = 1;
+const THRESHOLD_SHARE = 0.6;
+
+function signedValues(series: Series, sign: 1 | -1, from: number): Float64Array {
+  const x = normalizedValues(series.v, from, series.v.length);
+  if (sign < 0) for (let i = 0; i < x.length; i++) x[i] = -x[i];
+  return x;
+}
+
+/** Each window must hold at least this many values for a boundary to be scored. */
+function minWindowCount(B: number): number {
+  return Math.max(1, Math.ceil(B / 2));
+}
+
+function scoreFromWindows(left: SlidingWindowStats, right: SlidingWindowStats, minCount: number): number {
+  if (left.count < minCount || right.count < minCount) return -Infinity;
+  const dc = left.diffCount + right.diffCount;
+  let noise = dc > 0 ? (left.absDiffSum + right.absDiffSum) / dc : 0;
+  if (!(noise >= NOISE_FLOOR)) noise = NOISE_FLOOR;
+  return (right.sum / right.count - left.sum / left.count) / noise;
+}
+
+/** Highest boundary score for c in [from, to]; the windows slide, so this is O(to - from + B). */
+function maxScoreIn(x: Float64Array, from: number, to: number, g: number, B: number): number {
+  const left = new SlidingWindowStats(x);
+  const right = new SlidingWindowStats(x);
+  const minCount = minWindowCount(B);
+  let best = -Infinity;
+  for (let c = Math.max(1, from); c <= to && c < x.length; c++) {
+    left.moveTo(c - g - B, c - g);
+    right.moveTo(c + g, c + g + B);
+    best = Math.max(best, scoreFromWindows(left, right, minCount));
+  }
+  return best;
+}
+
+/** Scans boundaries from `start`; candidates carry their raw score as confidence. */
+function scanLevelShifts(x: Float64Array, m: LevelShiftModel, start: number, threshold: number, out: Candidates): void {
+  const n = x.length;
+  const g = m.halfGap;
+  const B = m.sideWindow;
+  const minCount = minWindowCount(B);
+  const left = new SlidingWindowStats(x);
+  const right = new SlidingWindowStats(x);
+  let inRun = false;
+  let bestS = 0;
+  let bestC = 0;
+  const emit = () => {
+    if (m.maxScore !== null && bestS > m.maxScore) return;
+    out.add(bestC - Math.max(1, g), bestC + Math.max(0, g - 1), bestS);
+  };
+  for (let c = start < 1 ? 1 : start; c < n; c++) {
+    left.moveTo(c - g - B, c - g);
+    right.moveTo(c + g, c + g + B);
+    const s = scoreFromWindows(left, right, minCount);
+    if (s >= threshold) {
+      if (!inRun || s > bestS) {
+        bestS = s;
+        bestC = c;
+      }
+      inRun = true;
+    } else if (inRun) {
+      emit();
+      inRun = false;
+    }
+  }
+  if (inRun) emit();
+}
+
+export function learnLevelShift(type: 'jump' | 'drop', series: Series, labels: Labels): LevelShiftModel {
+  requirePositiveLabels(labels.positive, type);
+  const pos = labelIndexRanges(series, labels.positive, 'positive');
+  const neg = labelIndexRanges(series, labels.negative, 'negative');
+  const x = signedValues(series, type === 'jump' ? 1 : -1, 0);
+  const widths = pos.map((r) => r.to - r.from + 1);
+  const g = Math.min(5000, Math.max(1, Math.ceil(Math.max(...widths) / 2)));
+  const B = Math.max(8 * g, 20);
+  const scores: number[] = [];
+  for (const r of pos) {
+    const best = maxScoreIn(x, r.from, r.to + 1, g, B);
+    if (best > 0) scores.push(best);
+  }
+  if (scores.length === 0) {
+    throw new LearningError(
+      `None of the labeled segments shows a level shift ${type === 'jump' ? 'up' : 'down'} with enough data ` +
+        `around it; label segments that contain a ${type}.`,
+    );
+  }
+  const minPos = Math.min(...scores);
+  const maxPos = Math.max(...scores);
+  const model: LevelShiftModel = {
+    type,
+    version: LEVEL_SHIFT_VERSION,
+    halfGap: g,
+    sideWindow: B,
+    threshold: THRESHOLD_SHARE * minPos,
+    maxScore: null,
+    excluded: mergedSpans([...labels.positive, ...labels.negative]),
+  };
+  if (neg.length > 0) {
+    const c = new Candidates();
+    scanLevelShifts(x, model, 0, model.threshold, c);
+    for (let j = 0; j < c.from.length; j++) {
+      const s = c.confidence[j];
+      if (!neg.some((r) => r.from <= c.to[j] && c.from[j] <= r.to)) continue;
+      if (s < minPos) model.threshold = Math.max(model.threshold, (s + minPos) / 2);
+      else if (s > maxPos) model.maxScore = Math.min(model.maxScore ?? Infinity, (s + maxPos) / 2);
+    }
+  }
+  return model;
+}
+
+export function levelShiftContextPoints(m: LevelShiftModel): number {
+  return m.halfGap + m.sideWindow + 1;
+}
+
+export function detectLevelShifts(m: LevelShiftModel, series: Series, fromIndex = 0): Detection[] {
+  const n = series.t.length;
+  if (n === 0) return [];
+  const from = Math.max(0, Math.min(n, Math.floor(fromIndex)));
+  const ctx = levelShiftContextPoints(m);
+  const base = Math.max(0, from - 2 * ctx);
+  const x = signedValues(series, m.type === 'jump' ? 1 : -1, base);
+  const c = new Candidates();
+  scanLevelShifts(x, m, from - ctx - base, m.threshold, c);
+  for (let j = 0; j < c.confidence.length; j++) c.confidence[j] = confidenceFromMargin(c.confidence[j] / m.threshold);
+  return finalizeDetections(series, base, c, from, m.excluded);
+}

@@ -1,0 +1,36 @@
+/**
+ * Values mapped affinely into [-1, 1] so the detectors' running sums neither overflow (1e300) nor
+ * underflow (1e-300). Every detector score is a ratio (height over local noise, correlation), so the
+ * map changes no verdict. Non-finite values become NaN; a constant series becomes all zeros.
+ */
+export function normalizedValues(v: Float64Array, from = 0, to = v.length): Float64Array {
+  let min = Infinity;
+  let max = -Infinity;
+  for (let i = from; i < to; i++) {
+    const x = v[i];
+    if (x < min) min = x;
+    if (x > max) max = x;
+  }
+  const out = new Float64Array(Math.max(0, to - from));
+  // Halves first: max - min would overflow for values near ±1.8e308.
+  const mid = min / 2 + max / 2;
+  const half = max / 2 - min / 2;
+  const scale = half > 0 && Number.isFinite(half) ? 1 / half : 0;
+  for (let i = from; i < to; i++) {
+    const x = v[i];
+    if (!Number.isFinite(x)) out[i - from] = NaN;
+    else if (scale === 0) out[i - from] = 0;
+    else {
+      const y = (x - mid) * scale;
+      // x - mid can overflow when the halves straddle zero at huge magnitudes; fall back to halves.
+      out[i - from] = Number.isFinite(y) ? y : (x / 2 - mid / 2) * 2 * scale;
+    }
+  }
+  return out;
+}
+
+/**
+ * Smallest noise level (in normalized units, where the data spans [-1, 1]) a score divides by, so a
+ * locally flat series yields large but finite scores instead of Infinity or NaN.
+ */
+export const NOISE_FLOOR = 1e-9;

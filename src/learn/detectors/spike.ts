@@ -1,0 +1,190 @@
+import { Candidates, confidenceFromMargin, finalizeDetections } from './candidates';
+import { labelIndexRanges, median, mergedSpans, requirePositiveLabels } from './label-ranges';
+import { NOISE_FLOOR, normalizedValues } from './normalize';
+import { SlidingWindowStats } from './sliding-window-stats';
+import { LearningError, type Detection, type Labels, type Model, type Series, type Span } from './types';
+
+/**
+ * Shared maths of the peak and trough detectors. A spike's score at point i is its height over the
+ * local baseline in units of local noise: (x[i] - level) / noise, where level and noise (mean absolute
+ * difference of neighbours) come from two side windows that skip `halfExclusion` points around i, so
+ * the spike itself does not raise its own baseline and symmetric windows cancel linear trends.
+ * A candidate is the highest point of a run of scores over the threshold; it is kept when its width at
+ * half height is like the labeled ones (which also rejects level shifts: their "width" runs on).
+ */
+export interface SpikeModel extends Model {
+  type: 'peak' | 'trough';
+  version: 1;
+  /** Points skipped on each side of the scored point before the side windows start. */
+  halfExclusion: number;
+  /** Length in points of each side window. */
+  sideWindow: number;
+  /** Minimum score (height over local noise). */
+  threshold: number;
+  /** Maximum score, set when a removed detection was taller than every labeled spike; null = none. */
+  maxScore: number | null;
+  /** Accepted width at half height, in points. */
+  minWidth: number;
+  maxWidth: number;
+  /** Half the typical labeled width in points, used to size reported segments. */
+  segmentHalfWidth: number;
+  /** Labeled positives and removed detections, sorted and merged: never reported. */
+  excluded: Span[];
+}
+
+const SPIKE_VERSION = 1;
+/** Share of the weakest labeled spike's score a detection must reach (labels vary by about ±30%). */
+const THRESHOLD_SHARE = 0.6;
+
+function signedValues(series: Series, sign: 1 | -1, from: number): Float64Array {
+  const x = normalizedValues(series.v, from, series.v.length);
+  if (sign < 0) for (let i = 0; i < x.length; i++) x[i] = -x[i];
+  return x;
+}
+
+/** Score and baseline level at `i`, computed directly (O(sideWindow)); used while learning. */
+function spikeScoreAt(x: Float64Array, i: number, h: number, B: number): { score: number; level: number } {
+  const left = new SlidingWindowStats(x);
+  const right = new SlidingWindowStats(x);
+  left.moveTo(i - h - B, i - h);
+  right.moveTo(i + h + 1, i + h + 1 + B);
+  const cnt = left.count + right.count;
+  if (cnt === 0 || x[i] !== x[i]) return { score: -Infinity, level: NaN };
+  const level = (left.sum + right.sum) / cnt;
+  const dc = left.diffCount + right.diffCount;
+  let noise = dc > 0 ? (left.absDiffSum + right.absDiffSum) / dc : 0;
+  if (!(noise >= NOISE_FLOOR)) noise = NOISE_FLOOR;
+  return { score: (x[i] - level) / noise, level };
+}
+
+/** Width at half height of the spike at `p` over `level`; stops counting past `limit` per side. */
+function widthAtHalfHeight(x: Float64Array, p: number, level: number, limit: number): { l: number; r: number } {
+  const half = (x[p] - level) / 2;
+  let l = p;
+  while (l > 0 && p - l <= limit && x[l - 1] - level >= half) l--;
+  let r = p;
+  while (r < x.length - 1 && r - p <= limit && x[r + 1] - level >= half) r++;
+  return { l, r };
+}
+
+/** Scans `x` from `start`, adding candidates whose raw score is stored as their confidence. */
+function scanSpikes(x: Float64Array, m: SpikeModel, start: number, threshold: number, out: Candidates): void {
+  const n = x.length;
+  const h = m.halfExclusion;
+  const B = m.sideWindow;
+  const left = new SlidingWindowStats(x);
+  const right = new SlidingWindowStats(x);
+  const limit = m.maxWidth;
+  let inRun = false;
+  let bestS = 0;
+  let bestI = 0;
+  let bestL = 0;
+  const emit = () => {
+    if (m.maxScore !== null && bestS > m.maxScore) return;
+    const { l, r } = widthAtHalfHeight(x, bestI, bestL, limit);
+    const w = r - l + 1;
+    if (w < m.minWidth || w > m.maxWidth) return;
+    out.add(Math.min(l, bestI - m.segmentHalfWidth), Math.max(r, bestI + m.segmentHalfWidth), bestS);
+  };
+  for (let i = start < 0 ? 0 : start; i < n; i++) {
+    left.moveTo(i - h - B, i - h);
+    right.moveTo(i + h + 1, i + h + 1 + B);
+    const xi = x[i];
+    const cnt = left.count + right.count;
+    let s = -Infinity;
+    let level = 0;
+    if (xi === xi && cnt > 0) {
+      level = (left.sum + right.sum) / cnt;
+      const dc = left.diffCount + right.diffCount;
+      let noise = dc > 0 ? (left.absDiffSum + right.absDiffSum) / dc : 0;
+      if (!(noise >= NOISE_FLOOR)) noise = NOISE_FLOOR;
+      s = (xi - level) / noise;
+    }
+    if (s >= threshold) {
+      if (!inRun || s > bestS) {
+        bestS = s;
+        bestI = i;
+        bestL = level;
+      }
+      inRun = true;
+    } else if (inRun) {
+      emit();
+      inRun = false;
+    }
+  }
+  if (inRun) emit();
+}
+
+export function learnSpike(type: 'peak' | 'trough', series: Series, labels: Labels): SpikeModel {
+  const sign = type === 'peak' ? 1 : -1;
+  requirePositiveLabels(labels.positive, type);
+  const pos = labelIndexRanges(series, labels.positive, 'positive');
+  const neg = labelIndexRanges(series, labels.negative, 'negative');
+  const x = signedValues(series, sign, 0);
+
+  const widths = pos.map((r) => r.to - r.from + 1);
+  const h = Math.min(5000, Math.max(1, Math.ceil(Math.max(...widths) / 2)));
+  const B = Math.max(2 * h + 2, 10);
+  const scores: number[] = [];
+  const spikeWidths: number[] = [];
+  for (const r of pos) {
+    let p = -1;
+    for (let i = r.from; i <= r.to; i++) if (x[i] === x[i] && (p < 0 || x[i] > x[p])) p = i;
+    const { score, level } = spikeScoreAt(x, p, h, B);
+    if (!(score > 0)) continue;
+    const { l, r: rr } = widthAtHalfHeight(x, p, level, 4 * h + 4);
+    scores.push(score);
+    spikeWidths.push(rr - l + 1);
+  }
+  if (scores.length === 0) {
+    throw new LearningError(
+      `None of the labeled segments ${type === 'peak' ? 'rises above' : 'dips below'} its surroundings; ` +
+        `label segments that contain a ${type}.`,
+    );
+  }
+  const minPos = Math.min(...scores);
+  const maxPos = Math.max(...scores);
+  const model: SpikeModel = {
+    type,
+    version: SPIKE_VERSION,
+    halfExclusion: h,
+    sideWindow: B,
+    threshold: THRESHOLD_SHARE * minPos,
+    maxScore: null,
+    minWidth: Math.max(1, Math.floor(Math.min(...spikeWidths) / 2)),
+    maxWidth: Math.ceil(Math.max(...spikeWidths) * 2) + 1,
+    segmentHalfWidth: Math.max(1, Math.round(median(widths) / 2)),
+    excluded: mergedSpans([...labels.positive, ...labels.negative]),
+  };
+
+  if (neg.length > 0) {
+    // Find what detection would report, then move the thresholds past the removed detections.
+    const c = new Candidates();
+    scanSpikes(x, model, 0, model.threshold, c);
+    for (let j = 0; j < c.from.length; j++) {
+      const s = c.confidence[j];
+      if (!neg.some((r) => r.from <= c.to[j] && c.from[j] <= r.to)) continue;
+      if (s < minPos) model.threshold = Math.max(model.threshold, (s + minPos) / 2);
+      else if (s > maxPos) model.maxScore = Math.min(model.maxScore ?? Infinity, (s + maxPos) / 2);
+      // Otherwise only the overlap filter (model.excluded) keeps it out.
+    }
+  }
+  return model;
+}
+
+export function spikeContextPoints(m: SpikeModel): number {
+  return m.halfExclusion + m.sideWindow + m.maxWidth + m.segmentHalfWidth + 1;
+}
+
+export function detectSpikes(m: SpikeModel, series: Series, fromIndex = 0): Detection[] {
+  const n = series.t.length;
+  if (n === 0) return [];
+  const from = Math.max(0, Math.min(n, Math.floor(fromIndex)));
+  const ctx = spikeContextPoints(m);
+  const base = Math.max(0, from - 2 * ctx);
+  const x = signedValues(series, m.type === 'peak' ? 1 : -1, base);
+  const c = new Candidates();
+  scanSpikes(x, m, from - ctx - base, m.threshold, c);
+  for (let j = 0; j < c.confidence.length; j++) c.confidence[j] = confidenceFromMargin(c.confidence[j] / m.threshold);
+  return finalizeDetections(series, base, c, from, m.excluded);
+}
