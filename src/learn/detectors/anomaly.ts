@@ -31,6 +31,8 @@ const ANOMALY_VERSION = 1;
 const DEFAULT_THRESHOLD = 6;
 const MIN_THRESHOLD = 3;
 const MAX_THRESHOLD = 1e6;
+/** Anomalous points at most this many points apart form one segment (a shift flickers as it settles). */
+const MERGE_GAP = 5;
 
 /**
  * Runs the model over `x` from `start`, calling `onPoint(i, z)` for every finite point with a verdict
@@ -76,7 +78,7 @@ function defaultModel(excluded: Span[]): AnomalyModel {
     type: 'anomaly',
     version: ANOMALY_VERSION,
     levelAlpha: 0.05,
-    scaleAlpha: 0.05,
+    scaleAlpha: 0.02,
     threshold: DEFAULT_THRESHOLD,
     warmup: 20,
     excluded,
@@ -137,7 +139,7 @@ function detectAnomalies(m: AnomalyModel, series: Series, fromIndex = 0): Detect
       }
       runEnd = i;
       if (z > runMax) runMax = z;
-    } else close();
+    } else if (runStart >= 0 && i - runEnd > MERGE_GAP) close();
   });
   close();
   return finalizeDetections(series, base, c, from, m.excluded);

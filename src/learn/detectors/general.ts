@@ -30,6 +30,8 @@ export interface GeneralModel extends Model {
 const GENERAL_VERSION = 1;
 /** At most this many samples per window: keeps detection O(n * 32 * widths). */
 const MAX_TEMPLATE_POINTS = 32;
+/** How far below the threshold a coarse score may be and still get its neighbourhood scored. */
+const COARSE_SLACK = 0.15;
 
 /** Precomputed sampling of a window of `width` points at `m` positions, by linear interpolation. */
 interface Sampling {
@@ -70,7 +72,7 @@ function windowScore(x: Float64Array, start: number, s: Sampling, tmpl: Float64A
     const j = start + off[k];
     const a = x[j];
     const f = frac[k];
-    const v = (f === 0 ? a : a + f * (x[j + 1] - a)) - first;
+    const v = a + f * (x[j + 1] - a) - first;
     s1 += v;
     s2 += v * v;
     dot += v * tmpl[k];
@@ -91,38 +93,62 @@ function windowScore(x: Float64Array, start: number, s: Sampling, tmpl: Float64A
   out[1] = std / noise;
 }
 
-/** Scans window starts from `start`; candidates carry their correlation as confidence. */
+/**
+ * Scans window starts from `start`; candidates carry their correlation as confidence. Correlation
+ * changes slowly with the window position (by a few percent per point for the widths we use), so
+ * positions are first scored every `stride` points and only the neighbourhood of coarse scores within
+ * `COARSE_SLACK` of the threshold is scored point by point.
+ */
 function scanShapes(x: Float64Array, m: GeneralModel, start: number, threshold: number, out: Candidates): void {
   const n = x.length;
   const tmpl = Float64Array.from(m.template);
   const samplings = m.widths.map((w) => sampling(w, tmpl.length));
+  const minWidth = Math.min(...m.widths);
+  const stride = Math.max(1, Math.floor(minWidth / 16));
   const score = new Float64Array(2);
   let inRun = false;
   let bestS = 0;
   let bestI = 0;
   let bestW = 0;
-  for (let i = start < 0 ? 0 : start; i < n; i++) {
+  let scoredW = 0;
+  const scoreAt = (i: number): number => {
     let s = -Infinity;
-    let w = 0;
-    for (const smp of samplings) {
+    for (let q = 0; q < samplings.length; q++) {
+      const smp = samplings[q];
       if (i + smp.width > n) continue;
       windowScore(x, i, smp, tmpl, score);
       if (score[0] > s && score[1] >= m.minContrast) {
         s = score[0];
-        w = smp.width;
+        scoredW = smp.width;
       }
     }
+    return s;
+  };
+  const feed = (i: number, s: number): void => {
     if (s >= threshold) {
       if (!inRun || s > bestS) {
         bestS = s;
         bestI = i;
-        bestW = w;
+        bestW = scoredW;
       }
       inRun = true;
     } else if (inRun) {
       out.add(bestI, bestI + bestW - 1, bestS);
       inRun = false;
     }
+  };
+  const first = start < 0 ? 0 : start;
+  let done = first - 1; // last position fed
+  for (let i = first; i < n; i += stride) {
+    const s = scoreAt(i);
+    if (stride === 1) {
+      feed(i, s);
+      done = i;
+    } else if (s >= threshold - COARSE_SLACK) {
+      const to = Math.min(n - 1, i + stride - 1);
+      for (let j = Math.max(done + 1, i - stride + 1); j <= to; j++) feed(j, j === i ? s : scoreAt(j));
+      done = to;
+    } else if (inRun) feed(i, -Infinity);
   }
   if (inRun) out.add(bestI, bestI + bestW - 1, bestS);
 }
@@ -202,7 +228,8 @@ function learnGeneral(series: Series, labels: { positive: Span[]; negative: Span
     version: GENERAL_VERSION,
     template: Array.from(template),
     widths: scanWidths,
-    threshold: Math.min(0.9, Math.max(0.5, minPos - 0.1)),
+    // Siblings differ from the labels by their own noise and small changes of width and proportion.
+    threshold: Math.min(0.8, Math.max(0.5, minPos - 0.2)),
     minContrast: contrasts.length > 0 ? 0.5 * Math.min(...contrasts) : 0,
     excluded: mergedSpans([...labels.positive, ...labels.negative]),
   };

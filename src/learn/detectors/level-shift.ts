@@ -9,7 +9,9 @@ import { LearningError, type Detection, type Labels, type Model, type Series, ty
  * of the mean level after and before it, in units of local noise (mean absolute difference of
  * neighbours inside the two windows, so the step itself does not count as noise). The windows skip
  * `halfGap` points on each side of c, the transition a person labels. Side windows are long compared
- * with the labeled transition, so a short spike moves the means little and does not look like a step.
+ * with the labeled transition, so a short spike moves the means little and does not look like a step;
+ * a candidate must also persist one window further on (see `persists`), which rejects bumps up to
+ * about twice the window wide.
  */
 export interface LevelShiftModel extends Model {
   type: 'jump' | 'drop';
@@ -62,6 +64,37 @@ function maxScoreIn(x: Float64Array, from: number, to: number, g: number, B: num
   return best;
 }
 
+/** Mean of the finite values in [from, to), or NaN when fewer than `minCount` are finite. */
+function meanOf(x: Float64Array, from: number, to: number, minCount: number): number {
+  let sum = 0;
+  let count = 0;
+  for (let i = Math.max(0, from); i < to && i < x.length; i++) {
+    if (x[i] === x[i]) {
+      sum += x[i];
+      count++;
+    }
+  }
+  return count >= minCount ? sum / count : NaN;
+}
+
+/**
+ * Whether the shift at `c` is a lasting change of level rather than an edge of a bump a little wider
+ * than the windows: the level one window further after must keep at least half the shift, and the
+ * level one window further before must not already be where the series goes (a drop back). Checks
+ * with too little data (the ends of the series) pass.
+ */
+function persists(x: Float64Array, c: number, g: number, B: number): boolean {
+  const minCount = minWindowCount(B);
+  const before = meanOf(x, c - g - B, c - g, minCount);
+  const after = meanOf(x, c + g, c + g + B, minCount);
+  const shift = after - before;
+  const farAfter = meanOf(x, c + g + B, c + g + 2 * B, minCount);
+  if (farAfter === farAfter && farAfter - before < shift / 2) return false;
+  const farBefore = meanOf(x, c - g - 2 * B, c - g - B, minCount);
+  if (farBefore === farBefore && after - farBefore < shift / 2) return false;
+  return true;
+}
+
 /** Scans boundaries from `start`; candidates carry their raw score as confidence. */
 function scanLevelShifts(x: Float64Array, m: LevelShiftModel, start: number, threshold: number, out: Candidates): void {
   const n = x.length;
@@ -75,6 +108,7 @@ function scanLevelShifts(x: Float64Array, m: LevelShiftModel, start: number, thr
   let bestC = 0;
   const emit = () => {
     if (m.maxScore !== null && bestS > m.maxScore) return;
+    if (!persists(x, bestC, g, B)) return;
     out.add(bestC - Math.max(1, g), bestC + Math.max(0, g - 1), bestS);
   };
   for (let c = start < 1 ? 1 : start; c < n; c++) {
@@ -139,7 +173,7 @@ export function learnLevelShift(type: 'jump' | 'drop', series: Series, labels: L
 }
 
 export function levelShiftContextPoints(m: LevelShiftModel): number {
-  return m.halfGap + m.sideWindow + 1;
+  return m.halfGap + 2 * m.sideWindow + 1;
 }
 
 export function detectLevelShifts(m: LevelShiftModel, series: Series, fromIndex = 0): Detection[] {

@@ -6,11 +6,12 @@ import { LearningError, type Detection, type Labels, type Model, type Series, ty
 
 /**
  * Shared maths of the peak and trough detectors. A spike's score at point i is its height over the
- * local baseline in units of local noise: (x[i] - level) / noise, where level and noise (mean absolute
- * difference of neighbours) come from two side windows that skip `halfExclusion` points around i, so
- * the spike itself does not raise its own baseline and symmetric windows cancel linear trends.
+ * local baseline in units of local noise: (x[i] - level) / noise. Level is the higher of the means of
+ * two side windows that skip `halfExclusion` points around i (so the spike does not raise its own
+ * baseline, and a step, whose higher side is level with it, scores about zero); noise is the mean
+ * absolute difference of neighbours in both windows, which ignores level and slow trends.
  * A candidate is the highest point of a run of scores over the threshold; it is kept when its width at
- * half height is like the labeled ones (which also rejects level shifts: their "width" runs on).
+ * half height is like the labeled ones.
  */
 export interface SpikeModel extends Model {
   type: 'peak' | 'trough';
@@ -48,13 +49,31 @@ function spikeScoreAt(x: Float64Array, i: number, h: number, B: number): { score
   const right = new SlidingWindowStats(x);
   left.moveTo(i - h - B, i - h);
   right.moveTo(i + h + 1, i + h + 1 + B);
-  const cnt = left.count + right.count;
-  if (cnt === 0 || x[i] !== x[i]) return { score: -Infinity, level: NaN };
-  const level = (left.sum + right.sum) / cnt;
+  const level = sideLevel(left, right, minSideCount(B));
+  if (level !== level || x[i] !== x[i]) return { score: -Infinity, level: NaN };
+  return { score: (x[i] - level) / sideNoise(left, right), level };
+}
+
+/** Each side window must hold this many values: a spike is only judged once both sides are known. */
+function minSideCount(B: number): number {
+  return Math.max(1, Math.ceil(B / 4));
+}
+
+/**
+ * The higher of the two side means (NaN when a side is too empty). Measuring the spike above the
+ * higher side makes a step score about zero at its edge, so level shifts are not taken for spikes.
+ */
+function sideLevel(left: SlidingWindowStats, right: SlidingWindowStats, minCount: number): number {
+  if (left.count < minCount || right.count < minCount) return NaN;
+  const l = left.sum / left.count;
+  const r = right.sum / right.count;
+  return l > r ? l : r;
+}
+
+function sideNoise(left: SlidingWindowStats, right: SlidingWindowStats): number {
   const dc = left.diffCount + right.diffCount;
-  let noise = dc > 0 ? (left.absDiffSum + right.absDiffSum) / dc : 0;
-  if (!(noise >= NOISE_FLOOR)) noise = NOISE_FLOOR;
-  return { score: (x[i] - level) / noise, level };
+  const noise = dc > 0 ? (left.absDiffSum + right.absDiffSum) / dc : 0;
+  return noise >= NOISE_FLOOR ? noise : NOISE_FLOOR;
 }
 
 /** Width at half height of the spike at `p` over `level`; stops counting past `limit` per side. */
@@ -75,6 +94,7 @@ function scanSpikes(x: Float64Array, m: SpikeModel, start: number, threshold: nu
   const left = new SlidingWindowStats(x);
   const right = new SlidingWindowStats(x);
   const limit = m.maxWidth;
+  const minCount = minSideCount(B);
   let inRun = false;
   let bestS = 0;
   let bestI = 0;
@@ -90,16 +110,8 @@ function scanSpikes(x: Float64Array, m: SpikeModel, start: number, threshold: nu
     left.moveTo(i - h - B, i - h);
     right.moveTo(i + h + 1, i + h + 1 + B);
     const xi = x[i];
-    const cnt = left.count + right.count;
-    let s = -Infinity;
-    let level = 0;
-    if (xi === xi && cnt > 0) {
-      level = (left.sum + right.sum) / cnt;
-      const dc = left.diffCount + right.diffCount;
-      let noise = dc > 0 ? (left.absDiffSum + right.absDiffSum) / dc : 0;
-      if (!(noise >= NOISE_FLOOR)) noise = NOISE_FLOOR;
-      s = (xi - level) / noise;
-    }
+    const level = sideLevel(left, right, minCount);
+    const s = xi === xi && level === level ? (xi - level) / sideNoise(left, right) : -Infinity;
     if (s >= threshold) {
       if (!inRun || s > bestS) {
         bestS = s;
