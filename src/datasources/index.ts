@@ -1,0 +1,110 @@
+/**
+ * Datasource registry and the two ways the learn runner reads data: the whole history (backwards, a
+ * chunk at a time) and one range for a detection tick.
+ */
+import type { Series } from '../learn/detectors/types';
+import { influxdb, sortedSeries } from './influxdb';
+import { DatasourceError, type Datasource, type FetchContext, type MetricSource } from './types';
+
+export { DatasourceError } from './types';
+export type { Datasource, DatasourceErrorKind, DatasourceSpec, FetchContext, MetricSource } from './types';
+export { ForbiddenOriginError, assertAllowedOrigin, grafanaOrigin } from './grafana';
+export { influxdb } from './influxdb';
+
+const DATASOURCES: Record<string, Datasource> = { influxdb };
+
+/** Datasource types `getDatasource` knows, in the order they are listed to users. */
+export const SUPPORTED_DATASOURCES = Object.keys(DATASOURCES);
+
+/**
+ * The datasource for a Grafana datasource type (case-insensitive).
+ *
+ * @throws DatasourceError 'unsupported' for any other type.
+ * @example
+ * const series = await getDatasource(source.datasource.type).query(source, from, to, ctx);
+ */
+export function getDatasource(type: string): Datasource {
+  const key = String(type).toLowerCase();
+  if (Object.hasOwn(DATASOURCES, key)) return DATASOURCES[key];
+  throw new DatasourceError(
+    'unsupported',
+    `datasource type ${type} is not supported yet (supported: ${SUPPORTED_DATASOURCES.join(', ')})`,
+  );
+}
+
+export const WEEK_MS = 7 * 24 * 3600 * 1000;
+
+export interface LoadHistoryOptions {
+  /** The end of the history (exclusive), usually the wall clock when learning starts. */
+  nowMs: number;
+  /** How far back to go at most (`HASTIC_MAX_HISTORY` days in ms). */
+  maxHistoryMs: number;
+  /** Size of one request; default one week, as the original server did. */
+  chunkMs?: number;
+}
+
+/**
+ * Concatenates series that each are sorted and lie in disjoint, increasing ranges. Falls back to a full
+ * sort + dedupe if they overlap anyway.
+ */
+export function concatSeries(parts: Series[]): Series {
+  if (parts.length === 1) return parts[0];
+  let n = 0;
+  for (const p of parts) n += p.t.length;
+  const t = new Float64Array(n);
+  const v = new Float64Array(n);
+  let o = 0;
+  for (const p of parts) {
+    t.set(p.t, o);
+    v.set(p.v, o);
+    o += p.t.length;
+  }
+  return sortedSeries(t, v);
+}
+
+/**
+ * Loads the history of a metric backwards from `nowMs`, one `chunkMs` (a week) per request, until a
+ * chunk comes back empty or `maxHistoryMs` is covered, and returns it as one sorted series in
+ * `[nowMs - maxHistoryMs, nowMs)`. Like the original server, the first empty chunk ends the walk, so
+ * a metric with a gap longer than a chunk is only loaded back to the gap.
+ *
+ * Errors of `ds.query` propagate unchanged (typed `DatasourceError`s).
+ *
+ * @example
+ * const history = await loadHistory(source, getDatasource('influxdb'), ctx, {
+ *   nowMs: Date.now(), maxHistoryMs: 90 * 24 * 3600 * 1000 });
+ */
+export async function loadHistory(
+  source: MetricSource,
+  ds: Datasource,
+  ctx: FetchContext,
+  { nowMs, maxHistoryMs, chunkMs = WEEK_MS }: LoadHistoryOptions,
+): Promise<Series> {
+  if (!(chunkMs > 0)) throw new RangeError(`chunkMs must be positive, got ${chunkMs}`);
+  const oldest = nowMs - Math.max(0, maxHistoryMs);
+  const chunks: Series[] = [];
+  let to = nowMs;
+  while (to > oldest) {
+    const from = Math.max(oldest, to - chunkMs);
+    const chunk = await ds.query(source, from, to, ctx);
+    if (chunk.t.length === 0) break;
+    chunks.push(chunk);
+    to = from;
+  }
+  if (chunks.length === 0) return { t: new Float64Array(0), v: new Float64Array(0) };
+  return concatSeries(chunks.reverse());
+}
+
+/**
+ * The points with `fromMs <= t < toMs`, for a detection tick (ask from the last point seen minus a small
+ * overlap, not from the last tick's wall clock, so late points are still detected).
+ */
+export function fetchRange(
+  source: MetricSource,
+  ds: Datasource,
+  ctx: FetchContext,
+  fromMs: number,
+  toMs: number,
+): Promise<Series> {
+  return ds.query(source, fromMs, toMs, ctx);
+}
