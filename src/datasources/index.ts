@@ -3,7 +3,8 @@
  * chunk at a time) and one range for a detection tick.
  */
 import type { Series } from '../learn/detectors/types';
-import { influxdb, sortedSeries } from './influxdb';
+import { seriesFromPoints } from '../learn/series';
+import { influxdb } from './influxdb';
 import { DatasourceError, type Datasource, type FetchContext, type MetricSource } from './types';
 
 export { DatasourceError } from './types';
@@ -59,7 +60,7 @@ export function concatSeries(parts: Series[]): Series {
     v.set(p.v, o);
     o += p.t.length;
   }
-  return sortedSeries(t, v);
+  return seriesFromPoints(t, v);
 }
 
 /**

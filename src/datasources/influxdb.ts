@@ -6,6 +6,7 @@
  * force `epoch=ms`, and read the first numeric column of the first series.
  */
 import type { Series } from '../learn/detectors/types';
+import { seriesFromPoints } from '../learn/series';
 import { authHeaders, datasourceProxyUrl, fetchWithTimeout } from './grafana';
 import { DatasourceError, type Datasource, type FetchContext, type MetricSource } from './types';
 
@@ -423,44 +424,6 @@ function toTime(x: unknown): number {
 }
 
 /**
- * Builds a Series from parallel arrays: points sorted by time, one point per timestamp (the last one
- * wins), NaN timestamps dropped. Takes ownership of `t` and `v`.
- *
- * TODO(datasources): replace with `seriesFromPoints` from `src/learn/series.ts` once it lands.
- */
-export function sortedSeries(t: Float64Array, v: Float64Array): Series {
-  const n = t.length;
-  let ok = true;
-  for (let i = 0; i < n; i++) {
-    const ti = t[i];
-    if (ti !== ti || (i > 0 && ti <= t[i - 1])) {
-      ok = false;
-      break;
-    }
-  }
-  if (ok) return { t, v };
-  let m = 0;
-  const idx = new Uint32Array(n);
-  for (let i = 0; i < n; i++) if (t[i] === t[i]) idx[m++] = i;
-  // Stable: equal times keep arrival order, so "last wins" means the last one received.
-  const order = Array.from(idx.subarray(0, m)).sort((a, b) => t[a] - t[b] || a - b);
-  const ot = new Float64Array(m);
-  const ov = new Float64Array(m);
-  let k = -1;
-  for (let j = 0; j < m; j++) {
-    const i = order[j];
-    if (k >= 0 && ot[k] === t[i]) {
-      ov[k] = v[i];
-    } else {
-      k++;
-      ot[k] = t[i];
-      ov[k] = v[i];
-    }
-  }
-  return { t: ot.slice(0, k + 1), v: ov.slice(0, k + 1) };
-}
-
-/**
  * Reads InfluxDB's `{results:[{series:[{name,columns,values}], error}]}`.
  *
  * - any `error` (top level or per statement) -> DatasourceError 'bad_query' with InfluxDB's message;
@@ -524,7 +487,8 @@ export function parseInfluxResponse(body: unknown, fromMs = -Infinity, toMs = In
       m++;
     }
   }
-  return sortedSeries(m === rows ? t : t.slice(0, m), m === rows ? v : v.slice(0, m));
+  // Sorts and dedupes (last wins) when InfluxDB's order is not strictly increasing; one copy otherwise.
+  return seriesFromPoints(t.subarray(0, m), v.subarray(0, m));
 }
 
 /**
