@@ -29,7 +29,14 @@ export interface LevelShiftModel extends Model {
 }
 
 const LEVEL_SHIFT_VERSION = 1;
-const THRESHOLD_SHARE = 0.6;
+/** Share of the weakest labeled shift's score a detection must reach (siblings vary by about ±30%). */
+const THRESHOLD_SHARE = 0.4;
+/**
+ * Score that noise alone practically never reaches: a difference of two means of `sideWindow` points
+ * has a standard deviation of about 0.3 in these units. The threshold is raised towards it, but never
+ * above 90% of the weakest labeled shift.
+ */
+const NOISE_SCORE = 3;
 
 function signedValues(series: Series, sign: 1 | -1, from: number): Float64Array {
   const x = normalizedValues(series.v, from, series.v.length);
@@ -103,10 +110,14 @@ function scanLevelShifts(x: Float64Array, m: LevelShiftModel, start: number, thr
   const minCount = minWindowCount(B);
   const left = new SlidingWindowStats(x);
   const right = new SlidingWindowStats(x);
+  // A run of scores over the threshold ends after this many points below it (noise dips on the plateau).
+  const patience = g;
   let inRun = false;
+  let lastAbove = 0;
   let bestS = 0;
   let bestC = 0;
   const emit = () => {
+    inRun = false;
     if (m.maxScore !== null && bestS > m.maxScore) return;
     if (!persists(x, bestC, g, B)) return;
     out.add(bestC - Math.max(1, g), bestC + Math.max(0, g - 1), bestS);
@@ -121,10 +132,8 @@ function scanLevelShifts(x: Float64Array, m: LevelShiftModel, start: number, thr
         bestC = c;
       }
       inRun = true;
-    } else if (inRun) {
-      emit();
-      inRun = false;
-    }
+      lastAbove = c;
+    } else if (inRun && c - lastAbove > patience) emit();
   }
   if (inRun) emit();
 }
@@ -155,7 +164,7 @@ export function learnLevelShift(type: 'jump' | 'drop', series: Series, labels: L
     version: LEVEL_SHIFT_VERSION,
     halfGap: g,
     sideWindow: B,
-    threshold: THRESHOLD_SHARE * minPos,
+    threshold: Math.max(THRESHOLD_SHARE * minPos, Math.min(0.9 * minPos, NOISE_SCORE)),
     maxScore: null,
     excluded: mergedSpans([...labels.positive, ...labels.negative]),
   };

@@ -20,7 +20,9 @@ export interface SpikeModel extends Model {
   halfExclusion: number;
   /** Length in points of each side window. */
   sideWindow: number;
-  /** Minimum score (height over local noise). */
+  /** Radius of the spike's core, averaged before scoring (2r + 1 points). */
+  coreRadius: number;
+  /** Minimum score (core height over local noise). */
   threshold: number;
   /** Maximum score, set when a removed detection was taller than every labeled spike; null = none. */
   maxScore: number | null;
@@ -34,8 +36,13 @@ export interface SpikeModel extends Model {
 }
 
 const SPIKE_VERSION = 1;
-/** Share of the weakest labeled spike's score a detection must reach (labels vary by about ±30%). */
-const THRESHOLD_SHARE = 0.6;
+/** Share of the weakest labeled spike's score a detection must reach (siblings vary by about ±30%). */
+const THRESHOLD_SHARE = 0.4;
+/**
+ * Score that noise alone almost never reaches (about 6 standard deviations of Gaussian noise at one point); the
+ * threshold is raised towards it, but never above 90% of the weakest labeled spike.
+ */
+const NOISE_SCORE = 5.5;
 
 function signedValues(series: Series, sign: 1 | -1, from: number): Float64Array {
   const x = normalizedValues(series.v, from, series.v.length);
@@ -43,15 +50,31 @@ function signedValues(series: Series, sign: 1 | -1, from: number): Float64Array 
   return x;
 }
 
+/** Mean of the finite values in [i - r, i + r] (NaN when none): the spike's smoothed core. */
+function coreMeanAt(x: Float64Array, i: number, r: number): number {
+  let sum = 0;
+  let count = 0;
+  for (let j = Math.max(0, i - r); j <= i + r && j < x.length; j++) {
+    if (x[j] === x[j]) {
+      sum += x[j];
+      count++;
+    }
+  }
+  return count > 0 ? sum / count : NaN;
+}
+
 /** Score and baseline level at `i`, computed directly (O(sideWindow)); used while learning. */
-function spikeScoreAt(x: Float64Array, i: number, h: number, B: number): { score: number; level: number } {
+function spikeScoreAt(x: Float64Array, i: number, m: SpikeModel): { score: number; level: number } {
+  const h = m.halfExclusion;
+  const B = m.sideWindow;
   const left = new SlidingWindowStats(x);
   const right = new SlidingWindowStats(x);
   left.moveTo(i - h - B, i - h);
   right.moveTo(i + h + 1, i + h + 1 + B);
   const level = sideLevel(left, right, minSideCount(B));
-  if (level !== level || x[i] !== x[i]) return { score: -Infinity, level: NaN };
-  return { score: (x[i] - level) / sideNoise(left, right), level };
+  const core = coreMeanAt(x, i, m.coreRadius);
+  if (level !== level || core !== core) return { score: -Infinity, level: NaN };
+  return { score: (core - level) / sideNoise(left, right), level };
 }
 
 /** Each side window must hold this many values: a spike is only judged once both sides are known. */
@@ -76,14 +99,23 @@ function sideNoise(left: SlidingWindowStats, right: SlidingWindowStats): number 
   return noise >= NOISE_FLOOR ? noise : NOISE_FLOOR;
 }
 
-/** Width at half height of the spike at `p` over `level`; stops counting past `limit` per side. */
-function widthAtHalfHeight(x: Float64Array, p: number, level: number, limit: number): { l: number; r: number } {
-  const half = (x[p] - level) / 2;
-  let l = p;
-  while (l > 0 && p - l <= limit && x[l - 1] - level >= half) l--;
-  let r = p;
-  while (r < x.length - 1 && r - p <= limit && x[r + 1] - level >= half) r++;
-  return { l, r };
+/**
+ * Width at half height of the spike at `p` over `level`, on core means (smoothed like the score);
+ * stops counting past `limit` per side.
+ */
+function widthAtHalfHeight(
+  x: Float64Array,
+  p: number,
+  level: number,
+  r: number,
+  limit: number,
+): { l: number; r: number } {
+  const half = (coreMeanAt(x, p, r) - level) / 2;
+  let lo = p;
+  while (lo > 0 && p - lo <= limit && coreMeanAt(x, lo - 1, r) - level >= half) lo--;
+  let hi = p;
+  while (hi < x.length - 1 && hi - p <= limit && coreMeanAt(x, hi + 1, r) - level >= half) hi++;
+  return { l: lo, r: hi };
 }
 
 /** Scans `x` from `start`, adding candidates whose raw score is stored as their confidence. */
@@ -91,17 +123,23 @@ function scanSpikes(x: Float64Array, m: SpikeModel, start: number, threshold: nu
   const n = x.length;
   const h = m.halfExclusion;
   const B = m.sideWindow;
+  const rc = m.coreRadius;
   const left = new SlidingWindowStats(x);
   const right = new SlidingWindowStats(x);
+  const core = new SlidingWindowStats(x);
   const limit = m.maxWidth;
   const minCount = minSideCount(B);
+  // A run of scores over the threshold ends after this many points below it (noise dips).
+  const patience = rc + 1;
   let inRun = false;
+  let lastAbove = 0;
   let bestS = 0;
   let bestI = 0;
   let bestL = 0;
   const emit = () => {
+    inRun = false;
     if (m.maxScore !== null && bestS > m.maxScore) return;
-    const { l, r } = widthAtHalfHeight(x, bestI, bestL, limit);
+    const { l, r } = widthAtHalfHeight(x, bestI, bestL, rc, limit);
     const w = r - l + 1;
     if (w < m.minWidth || w > m.maxWidth) return;
     out.add(Math.min(l, bestI - m.segmentHalfWidth), Math.max(r, bestI + m.segmentHalfWidth), bestS);
@@ -109,9 +147,10 @@ function scanSpikes(x: Float64Array, m: SpikeModel, start: number, threshold: nu
   for (let i = start < 0 ? 0 : start; i < n; i++) {
     left.moveTo(i - h - B, i - h);
     right.moveTo(i + h + 1, i + h + 1 + B);
-    const xi = x[i];
+    core.moveTo(i - rc, i + rc + 1);
     const level = sideLevel(left, right, minCount);
-    const s = xi === xi && level === level ? (xi - level) / sideNoise(left, right) : -Infinity;
+    const s =
+      x[i] === x[i] && core.count > 0 && level === level ? (core.sum / core.count - level) / sideNoise(left, right) : -Infinity;
     if (s >= threshold) {
       if (!inRun || s > bestS) {
         bestS = s;
@@ -119,10 +158,8 @@ function scanSpikes(x: Float64Array, m: SpikeModel, start: number, threshold: nu
         bestL = level;
       }
       inRun = true;
-    } else if (inRun) {
-      emit();
-      inRun = false;
-    }
+      lastAbove = i;
+    } else if (inRun && i - lastAbove > patience) emit();
   }
   if (inRun) emit();
 }
@@ -136,15 +173,37 @@ export function learnSpike(type: 'peak' | 'trough', series: Series, labels: Labe
 
   const widths = pos.map((r) => r.to - r.from + 1);
   const h = Math.min(5000, Math.max(1, Math.ceil(Math.max(...widths) / 2)));
-  const B = Math.max(2 * h + 2, 10);
+  // The top of a spike spans roughly a quarter of its labeled width; averaging it is a matched filter.
+  const coreRadius = Math.min(h - 1, Math.floor(Math.min(...widths) / 8));
+  const model: SpikeModel = {
+    type,
+    version: SPIKE_VERSION,
+    halfExclusion: h,
+    sideWindow: Math.max(2 * h + 2, 10),
+    coreRadius,
+    threshold: 0,
+    maxScore: null,
+    minWidth: 1,
+    maxWidth: 1,
+    segmentHalfWidth: Math.max(1, Math.round(median(widths) / 2)),
+    excluded: mergedSpans([...labels.positive, ...labels.negative]),
+  };
   const scores: number[] = [];
   const spikeWidths: number[] = [];
   for (const r of pos) {
     let p = -1;
-    for (let i = r.from; i <= r.to; i++) if (x[i] === x[i] && (p < 0 || x[i] > x[p])) p = i;
-    const { score, level } = spikeScoreAt(x, p, h, B);
+    let top = -Infinity;
+    for (let i = r.from; i <= r.to; i++) {
+      const c = coreMeanAt(x, i, coreRadius);
+      if (c > top) {
+        top = c;
+        p = i;
+      }
+    }
+    if (p < 0) continue;
+    const { score, level } = spikeScoreAt(x, p, model);
     if (!(score > 0)) continue;
-    const { l, r: rr } = widthAtHalfHeight(x, p, level, 4 * h + 4);
+    const { l, r: rr } = widthAtHalfHeight(x, p, level, coreRadius, 4 * h + 4);
     scores.push(score);
     spikeWidths.push(rr - l + 1);
   }
@@ -156,18 +215,11 @@ export function learnSpike(type: 'peak' | 'trough', series: Series, labels: Labe
   }
   const minPos = Math.min(...scores);
   const maxPos = Math.max(...scores);
-  const model: SpikeModel = {
-    type,
-    version: SPIKE_VERSION,
-    halfExclusion: h,
-    sideWindow: B,
-    threshold: THRESHOLD_SHARE * minPos,
-    maxScore: null,
-    minWidth: Math.max(1, Math.floor(Math.min(...spikeWidths) / 2)),
-    maxWidth: Math.ceil(Math.max(...spikeWidths) * 2) + 1,
-    segmentHalfWidth: Math.max(1, Math.round(median(widths) / 2)),
-    excluded: mergedSpans([...labels.positive, ...labels.negative]),
-  };
+  // Noise in a core mean of 2r + 1 points is smaller by sqrt(2r + 1).
+  const noiseScore = NOISE_SCORE / Math.sqrt(2 * coreRadius + 1);
+  model.threshold = Math.max(THRESHOLD_SHARE * minPos, Math.min(0.9 * minPos, noiseScore));
+  model.minWidth = Math.max(1, Math.floor(Math.min(...spikeWidths) / 2));
+  model.maxWidth = Math.ceil(Math.max(...spikeWidths) * 2) + 1;
 
   if (neg.length > 0) {
     // Find what detection would report, then move the thresholds past the removed detections.
