@@ -1,0 +1,205 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { detectors } from '../../../src/learn/detectors/index';
+import { DETECTOR_TYPES, LearningError, type Labels, type Series } from '../../../src/learn/detectors/types';
+import { emptySeries, seriesFromPoints } from '../../../src/learn/series';
+import { fixtureFor, matchDetections } from './fixtures';
+import { expectValidDetections } from './invariants';
+import { rng } from './synthetic';
+
+const scaled = (s: Series, f: (v: number) => number): Series => ({ t: s.t.slice(), v: s.v.map(f) });
+const positions = (found: { start: number; finish: number }[]) => found.map((d) => [d.start, d.finish]);
+
+describe.each(DETECTOR_TYPES)('%s detector (shared suite)', (type) => {
+  const detector = detectors[type];
+  const fx = fixtureFor(type);
+  const model = detector.learn(fx.series, fx.labels);
+  const reference = detector.detect(model, fx.series);
+
+  it('finds every unlabeled shape of the fixture and nothing else', () => {
+    expect(matchDetections(reference, fx.expected, fx.tolerance)).toEqual({ missed: [], extra: [] });
+    expectValidDetections(reference, fx.series, fx.labels.positive);
+  });
+
+  it('makes a plain-JSON model with its type and version', () => {
+    const copy = JSON.parse(JSON.stringify(model));
+    expect(copy).toEqual(model);
+    expect(copy.type).toBe(type);
+    expect(Number.isInteger(copy.version)).toBe(true);
+    expect(detector.detect(copy, fx.series)).toEqual(reference);
+  });
+
+  it('is deterministic', () => {
+    expect(detector.learn(fx.series, fx.labels)).toEqual(model);
+    expect(detector.detect(model, fx.series)).toEqual(reference);
+  });
+
+  if (type === 'anomaly') {
+    it('learns without labels, also on an empty series', () => {
+      expect(detector.learn(emptySeries(), { positive: [], negative: [] }).type).toBe('anomaly');
+    });
+  } else {
+    it('refuses to learn without positive labels', () => {
+      expect(() => detector.learn(fx.series, { positive: [], negative: [] })).toThrow(LearningError);
+      expect(() => detector.learn(fx.series, { positive: [], negative: [] })).toThrow(/label at least one segment/i);
+    });
+  }
+
+  it('refuses labels that fall outside the data', () => {
+    const after = fx.series.t[fx.series.t.length - 1] + 1e6;
+    const outside: Labels = { positive: [...fx.labels.positive, { start: after, finish: after + 1e6 }], negative: [] };
+    expect(() => detector.learn(fx.series, outside)).toThrow(LearningError);
+    const badNegative: Labels = { positive: fx.labels.positive, negative: [{ start: -5e6, finish: -4e6 }] };
+    expect(() => detector.learn(fx.series, badNegative)).toThrow(LearningError);
+    expect(() => detector.learn(emptySeries(), { positive: [{ start: 0, finish: 1 }], negative: [] })).toThrow(LearningError);
+  });
+
+  it('returns nothing on an empty series', () => {
+    expect(detector.detect(model, emptySeries())).toEqual([]);
+    expect(detector.detect(model, emptySeries(), 5)).toEqual([]);
+  });
+
+  it('still finds the shapes across NaN gaps, and survives scattered NaNs', () => {
+    const gapped = scaled(fx.series, (v) => v);
+    for (const c of [...fx.expected, ...fx.expected.map((c) => c - 700)]) gapped.v.fill(NaN, c + 150, c + 200);
+    const found = detector.detect(model, gapped);
+    expect(matchDetections(found, fx.expected, fx.tolerance)).toEqual({ missed: [], extra: [] });
+    expectValidDetections(found, gapped, fx.labels.positive);
+
+    const sprinkled = scaled(fx.series, (v) => v);
+    for (let i = 0; i < sprinkled.v.length; i += 37) sprinkled.v[i] = NaN;
+    expectValidDetections(detector.detect(model, sprinkled), sprinkled, fx.labels.positive);
+    const allNaN = scaled(fx.series, () => NaN);
+    expect(detector.detect(model, allNaN)).toEqual([]);
+  });
+
+  it('still finds the shapes when time steps are uneven (missing points)', () => {
+    const keep: number[] = [];
+    for (let i = 0; i < fx.series.t.length; i++) if (i % 700 < 150 || i % 700 > 260 || i % 3 !== 0) keep.push(i);
+    const uneven: Series = { t: Float64Array.from(keep, (i) => fx.series.t[i]), v: Float64Array.from(keep, (i) => fx.series.v[i]) };
+    const found = detector.detect(model, uneven);
+    expect(matchDetections(found, fx.expected, fx.tolerance)).toEqual({ missed: [], extra: [] });
+    expectValidDetections(found, uneven, fx.labels.positive);
+  });
+
+  it('finds nothing on a constant series and never yields NaN', () => {
+    const flat = scaled(fx.series, () => 42);
+    expect(detector.detect(model, flat)).toEqual([]);
+    let flatModel;
+    try {
+      flatModel = detector.learn(flat, fx.labels);
+    } catch (e) {
+      expect(e).toBeInstanceOf(LearningError);
+    }
+    if (flatModel) expect(detector.detect(flatModel, flat)).toEqual([]);
+  });
+
+  it('copes with a 3-point series', () => {
+    const tiny: Series = { t: Float64Array.of(0, 60_000, 120_000), v: Float64Array.of(1, 5, 2) };
+    expectValidDetections(detector.detect(model, tiny), tiny);
+    let tinyModel;
+    try {
+      tinyModel = detector.learn(tiny, { positive: [{ start: 60_000, finish: 60_000 }], negative: [] });
+    } catch (e) {
+      expect(e).toBeInstanceOf(LearningError);
+    }
+    if (tinyModel) expectValidDetections(detector.detect(tinyModel, tiny), tiny, [{ start: 60_000, finish: 60_000 }]);
+  });
+
+  it.each([
+    ['huge', 1e300],
+    ['tiny', 1e-300],
+    ['negative', -1],
+  ])('gives the same segments for %s magnitudes', (_, factor) => {
+    const shifted = scaled(fx.series, (v) => (v - 1e4) * factor);
+    // Mirrored data mirrors the shapes: compare peak with trough, jump with drop.
+    const mirror = { peak: 'trough', trough: 'peak', jump: 'drop', drop: 'jump' } as const;
+    const other = factor < 0 && type in mirror ? detectors[mirror[type as keyof typeof mirror]] : detector;
+    if (factor < 0 && type === 'general') return; // a mirrored double bump is another shape
+    const m = other.learn(shifted, fx.labels);
+    const found = other.detect(m, shifted);
+    expect(positions(found)).toEqual(positions(reference));
+    found.forEach((d, i) => expect(d.confidence).toBeCloseTo(reference[i].confidence, 6));
+  });
+
+  it('gives the same segments for data far below zero', () => {
+    const low = scaled(fx.series, (v) => v - 1e6);
+    const found = detector.detect(detector.learn(low, fx.labels), low);
+    expect(positions(found)).toEqual(positions(reference));
+  });
+
+  it('reads duplicates and disorder through seriesFromPoints like the clean series', () => {
+    const next = rng(5);
+    const n = fx.series.t.length;
+    const order = Array.from({ length: n }, (_, i) => i).sort(() => next() - 0.5);
+    const stale = order.filter((i) => i % 10 === 0);
+    const t = [...stale.map((i) => fx.series.t[i]), ...order.map((i) => fx.series.t[i])];
+    const v = [...stale.map(() => 1e9), ...order.map((i) => fx.series.v[i])];
+    const s = seriesFromPoints(t, v);
+    expect(detector.detect(detector.learn(s, fx.labels), s)).toEqual(reference);
+  });
+
+  it('reports from fromIndex on exactly what a full scan reports there', () => {
+    const n = fx.series.t.length;
+    for (const k of [0, 1, fx.expected[3], fx.expected[3] + 3, n - 300, n - 1, n]) {
+      const part = detector.detect(model, fx.series, k);
+      const full = reference.filter((d) => k < n && d.finish >= fx.series.t[k]);
+      expect(positions(part)).toEqual(positions(full));
+      expectValidDetections(part, fx.series, fx.labels.positive, k);
+    }
+    expect(detector.contextPoints(model)).toBeGreaterThan(0);
+  });
+
+  it('keeps the output contract on random series and labels (property)', () => {
+    const arbSeries = fc
+      .record({
+        steps: fc.array(fc.integer({ min: 1, max: 5 }), { maxLength: 160 }),
+        values: fc.array(
+          fc.oneof(
+            fc.double({ min: -1e6, max: 1e6, noNaN: true }),
+            fc.constantFrom(NaN, 0, 1, 1e300, -1e300, 1e-300),
+            fc.integer({ min: -3, max: 3 }),
+          ),
+          { maxLength: 160 },
+        ),
+      })
+      .map(({ steps, values }) => {
+        const m = Math.min(steps.length, values.length);
+        const t = new Float64Array(m);
+        let acc = 1000;
+        for (let i = 0; i < m; i++) t[i] = acc += steps[i] * 1000;
+        return { t, v: Float64Array.from(values.slice(0, m)) } as Series;
+      });
+    const arbSpan = fc.tuple(fc.integer({ min: 0, max: 800_000 }), fc.integer({ min: 0, max: 30_000 })).map(([a, w]) => ({ start: a, finish: a + w }));
+    fc.assert(
+      fc.property(arbSeries, fc.array(arbSpan, { maxLength: 3 }), fc.array(arbSpan, { maxLength: 2 }), fc.nat(), (s, positive, negative, from) => {
+        const labels = { positive, negative };
+        let m;
+        try {
+          m = detector.learn(s, labels);
+        } catch (e) {
+          expect(e).toBeInstanceOf(LearningError);
+          return;
+        }
+        const k = s.t.length ? from % (s.t.length + 1) : 0;
+        const found = detector.detect(m, s, k);
+        expectValidDetections(found, s, [...positive, ...negative], k);
+        expect(detector.detect(m, s, k)).toEqual(found);
+      }),
+      { numRuns: 150 },
+    );
+  });
+
+  it('handles 10^6 points quickly', () => {
+    const big = fixtureFor(type, 1_000_000, 3);
+    const m = detector.learn(big.series, big.labels);
+    const t0 = performance.now();
+    const found = detector.detect(m, big.series);
+    const ms = performance.now() - t0;
+    const { missed, extra } = matchDetections(found, big.expected, big.tolerance);
+    expect(missed.length).toBeLessThanOrEqual(big.expected.length * 0.005);
+    expect(extra.length).toBeLessThanOrEqual(big.expected.length * 0.005);
+    expect(ms).toBeLessThan(10_000);
+  });
+});
+
