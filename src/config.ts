@@ -28,6 +28,7 @@ export const configSchema = z
     HASTIC_FETCH_TIMEOUT: seconds(30),
     HASTIC_MAX_BODY_BYTES: z.coerce.number().int().positive().default(1_048_576),
     HASTIC_JOB_ATTEMPTS: z.coerce.number().int().min(1).max(20).default(5),
+    HASTIC_LOG: z.enum(['json', 'silent']).default('json'),
   })
   .transform((env) => ({
     port: env.HASTIC_PORT,
@@ -43,6 +44,7 @@ export const configSchema = z
     fetchTimeoutMs: env.HASTIC_FETCH_TIMEOUT * 1000,
     maxBodyBytes: env.HASTIC_MAX_BODY_BYTES,
     jobAttempts: env.HASTIC_JOB_ATTEMPTS,
+    log: env.HASTIC_LOG,
   }));
 
 export type Config = z.output<typeof configSchema>;

@@ -6,3 +6,6 @@ export const jsonLogger: Logger = (event, fields = {}) => {
 };
 
 export const silentLogger: Logger = () => {};
+
+/** The logger `HASTIC_LOG` asks for. */
+export const loggerFor = (kind: 'json' | 'silent'): Logger => (kind === 'silent' ? silentLogger : jsonLogger);

@@ -6,7 +6,7 @@ import { createDb } from './db/client';
 import type { Job, JobQueue } from './learn/jobs';
 import { recordFailure, runJob, type JobDeps } from './learn/runner';
 import { detectionTick } from './learn/schedule';
-import { jsonLogger } from './log';
+import { loggerFor } from './log';
 import type { Services } from './services';
 
 interface Host {
@@ -26,7 +26,7 @@ function hostFor(env: Env): Host {
       await env.JOBS.send(job);
     },
   };
-  const services: Services = { db, config, jobs, fetch: (...args) => fetch(...args), now: Date.now, log: jsonLogger, startedAt: Date.now() };
+  const services: Services = { db, config, jobs, fetch: (...args) => fetch(...args), now: Date.now, log: loggerFor(config.log), startedAt: Date.now() };
   const host = { services, app: createApp(services) };
   cached = { env, host };
   return host;

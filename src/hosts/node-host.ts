@@ -9,7 +9,7 @@ import type { Config } from '../config';
 import { createDb } from '../db/client';
 import { recordFailure, runJob } from '../learn/runner';
 import { detectionTick } from '../learn/schedule';
-import { jsonLogger, type Logger } from '../log';
+import { loggerFor, type Logger } from '../log';
 import type { Services } from '../services';
 import { LocalQueue } from './local-queue';
 
@@ -44,7 +44,7 @@ function ensureDatabaseFolder(url: string): void {
  * the durable local job queue and the detection scheduler.
  */
 export async function startNodeServer(config: Config, options: NodeServerOptions = {}): Promise<NodeServer> {
-  const log = options.log ?? jsonLogger;
+  const log = options.log ?? loggerFor(config.log);
   const now = options.now ?? Date.now;
   ensureDatabaseFolder(config.dbUrl);
   const client = createClient({ url: config.dbUrl, authToken: config.dbAuthToken });
