@@ -31,7 +31,13 @@ export default defineConfig({
               // wrangler.toml is the source of truth once used; these only stand in without it.
               ...(wranglerConfig ? {} : { compatibilityDate: '2026-04-01', compatibilityFlags: ['nodejs_compat'] }),
               // Overrides any [vars] value: the Worker talks to the per-run Hrana dev server.
-              bindings: { HASTIC_DB_URL: inject('libsqlUrl') },
+              bindings: {
+                HASTIC_DB_URL: inject('libsqlUrl'),
+                HASTIC_API_KEY: inject('grafanaApiKey'),
+                HASTIC_WEBHOOK_URL: inject('webhookUrl'),
+                HASTIC_JOB_ATTEMPTS: '3',
+                HASTIC_LOG: 'silent',
+              },
             },
           })),
         ],

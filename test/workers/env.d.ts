@@ -6,6 +6,10 @@ declare module 'vitest' {
     /** Provided by test/workers/setup/global-setup.ts. */
     libsqlUrl: string;
     libsqlMigrations: number;
+    grafanaUrl: string;
+    grafanaApiKey: string;
+    webhookUrl: string;
+    seriesEnd: number;
   }
 }
 

@@ -11,6 +11,12 @@ import { drizzle } from 'drizzle-orm/libsql';
 import { migrate } from 'drizzle-orm/libsql/migrator';
 import type { TestProject } from 'vitest/node';
 import { startHranaServer } from '../../../src/devtools/hrana-server';
+import { startGrafanaProxy } from '../../support/grafana-proxy';
+import { startInfluxd } from '../../support/influxd';
+import { MINUTE, peakSeries } from '../../support/peak-series';
+import { startWebhookReceiver } from '../../support/webhook-receiver';
+
+const GRAFANA_API_KEY = 'workers-test-key';
 
 declare module 'vitest' {
   interface ProvidedContext {
@@ -18,6 +24,14 @@ declare module 'vitest' {
     libsqlUrl: string;
     /** How many drizzle migrations were applied (0 while there are none). */
     libsqlMigrations: number;
+    /** The Grafana-proxy stand-in in front of a real influxd holding `peakSeries` in db `metrics`. */
+    grafanaUrl: string;
+    /** The bearer key the stand-in wants (also given to the Worker as HASTIC_API_KEY). */
+    grafanaApiKey: string;
+    /** A webhook receiver (GET lists what it received); the Worker's HASTIC_WEBHOOK_URL. */
+    webhookUrl: string;
+    /** The last timestamp written to influxd. */
+    seriesEnd: number;
   }
 }
 
@@ -39,7 +53,23 @@ export default async function setup(project: TestProject) {
   }
   project.provide('libsqlUrl', server.url);
   project.provide('libsqlMigrations', applied);
+
+  // Real datasource for the job tests: influxd with a known series, behind the Grafana stand-in.
+  const influx = await startInfluxd();
+  const series = peakSeries(Math.floor(Date.now() / MINUTE) * MINUTE - 30 * MINUTE, 3);
+  await influx.createDb('metrics');
+  await influx.writeLines('metrics', series.lines('cpu', series.start, series.end));
+  const grafana = await startGrafanaProxy({ apiKey: GRAFANA_API_KEY, routes: { '1': influx.url } });
+  const webhook = await startWebhookReceiver();
+  project.provide('grafanaUrl', grafana.url);
+  project.provide('grafanaApiKey', GRAFANA_API_KEY);
+  project.provide('webhookUrl', webhook.url);
+  project.provide('seriesEnd', series.end);
+
   return async () => {
+    await webhook.close();
+    await grafana.close();
+    await influx.stop();
     await server.close();
     rmSync(dir, { recursive: true, force: true });
   };
