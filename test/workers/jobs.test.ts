@@ -4,8 +4,11 @@ import { createClient } from '@libsql/client/web';
 import { env, exports } from 'cloudflare:workers';
 import { createExecutionContext, createMessageBatch, createScheduledController, getQueueResult, waitOnExecutionContext } from 'cloudflare:test';
 import { afterAll, describe, expect, inject, it } from 'vitest';
-import worker from '../../src/worker';
+import entry from '../../src/worker';
 import type { Job } from '../../src/learn/jobs';
+
+/** The handlers as the runtime calls them (batch, env, ctx). */
+const worker: Pick<Required<ExportedHandler<Env, Job>>, 'queue' | 'scheduled'> = entry;
 import { uniqueName } from '../routes/route-suite';
 
 const db = createClient({ url: inject('libsqlUrl') });
