@@ -1,4 +1,4 @@
-import { Candidates, confidenceFromMargin, finalizeDetections } from './candidates';
+import { Candidates, confidenceFromMargin, finalizeDetections, thresholdPastNegative } from './candidates';
 import { labelIndexRanges, mergedSpans } from './label-ranges';
 import { normalizedValues } from './normalize';
 import type { Detection, Detector, Labels, Model, Series, Span } from './types';
@@ -107,7 +107,7 @@ function learnAnomaly(series: Series, labels: Labels): AnomalyModel {
   // Removed detections below the weakest positive raise it just past them.
   const negZ = maxZPerRange(x, model, neg);
   for (const z of negZ) {
-    if (z >= model.threshold && z < minPos) model.threshold = Math.min(MAX_THRESHOLD, Math.max(model.threshold, (z + minPos) / 2, z * 1.01));
+    if (z >= model.threshold) model.threshold = Math.min(MAX_THRESHOLD, thresholdPastNegative(model.threshold, z, minPos));
   }
   return model;
 }

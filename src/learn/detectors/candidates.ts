@@ -107,3 +107,19 @@ export function finalizeDetections(
   }
   return out;
 }
+
+/**
+ * The threshold after a person removed a detection that scored `negative`: raised just past it (a
+ * quarter of the way to `ceiling`, or 25% above it for unbounded ratio scores) but never beyond halfway
+ * to the weakest labeled positive, so siblings of the positives are still found. Returns `current`
+ * when the negative scores at or above the weakest positive (only the overlap filter can help then).
+ *
+ * @example
+ * thresholdPastNegative(3, 4, 8); // 5
+ */
+export function thresholdPastNegative(current: number, negative: number, weakestPositive: number, ceiling = Infinity): number {
+  if (!(negative < weakestPositive) || !Number.isFinite(negative)) return current;
+  const past = Number.isFinite(ceiling) ? negative + 0.25 * (ceiling - negative) : negative + 0.25 * Math.abs(negative);
+  const halfway = Number.isFinite(weakestPositive) ? (negative + weakestPositive) / 2 : past;
+  return Math.max(current, Math.min(past, halfway));
+}

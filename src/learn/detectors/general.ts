@@ -1,4 +1,4 @@
-import { Candidates, finalizeDetections } from './candidates';
+import { Candidates, finalizeDetections, thresholdPastNegative } from './candidates';
 import { labelIndexRanges, median, mergedSpans, requirePositiveLabels } from './label-ranges';
 import { NOISE_FLOOR, normalizedValues } from './normalize';
 import { LearningError, type Detection, type Detector, type Model, type Series, type Span } from './types';
@@ -32,6 +32,10 @@ const GENERAL_VERSION = 1;
 const MAX_TEMPLATE_POINTS = 32;
 /** How far below the threshold a coarse score may be and still get its neighbourhood scored. */
 const COARSE_SLACK = 0.15;
+/** How far below the siblings' expected correlation the threshold sits. */
+const THRESHOLD_MARGIN = 0.05;
+/** Expected correlation of siblings with a template made from one label (its noise is baked in). */
+const SINGLE_LABEL_CORRELATION = 0.9;
 
 /** Precomputed sampling of a window of `width` points at `m` positions, by linear interpolation. */
 interface Sampling {
@@ -222,14 +226,26 @@ function learnGeneral(series: Series, labels: { positive: Span[]; negative: Span
       contrasts.push(score[1]);
     }
   }
-  const minPos = corrs.length > 0 ? Math.min(...corrs) : 1;
+  // How well an unseen sibling matches: each label against the template of the others. A single label
+  // matches itself perfectly, so it gets a fixed allowance for noise instead.
+  let minPos = corrs.length > 0 ? Math.min(...corrs) : 1;
+  if (shapes.length >= 2) {
+    const rest = new Float64Array(m);
+    for (let i = 0; i < shapes.length; i++) {
+      rest.fill(0);
+      for (let j = 0; j < shapes.length; j++) if (j !== i) for (let k = 0; k < m; k++) rest[k] += shapes[j][k];
+      const zRest = zNormalised(rest);
+      let corr = 0;
+      if (zRest) for (let k = 0; k < m; k++) corr += (shapes[i][k] * zRest[k]) / m;
+      minPos = Math.min(minPos, corr);
+    }
+  } else minPos = Math.min(minPos, SINGLE_LABEL_CORRELATION);
   const model: GeneralModel = {
     type: 'general',
     version: GENERAL_VERSION,
     template: Array.from(template),
     widths: scanWidths,
-    // Siblings differ from the labels by their own noise and small changes of width and proportion.
-    threshold: Math.min(0.8, Math.max(0.5, minPos - 0.2)),
+    threshold: Math.min(0.95, Math.max(0.5, minPos - THRESHOLD_MARGIN)),
     minContrast: contrasts.length > 0 ? 0.5 * Math.min(...contrasts) : 0,
     excluded: mergedSpans([...labels.positive, ...labels.negative]),
   };
@@ -239,7 +255,7 @@ function learnGeneral(series: Series, labels: { positive: Span[]; negative: Span
     for (let j = 0; j < c.from.length; j++) {
       const s = c.confidence[j];
       if (!neg.some((r) => r.from <= c.to[j] && c.from[j] <= r.to)) continue;
-      if (s < minPos) model.threshold = Math.max(model.threshold, (s + minPos) / 2);
+      model.threshold = thresholdPastNegative(model.threshold, s, minPos, 1);
     }
   }
   return model;

@@ -1,4 +1,4 @@
-import { Candidates, confidenceFromMargin, finalizeDetections } from './candidates';
+import { Candidates, confidenceFromMargin, finalizeDetections, thresholdPastNegative } from './candidates';
 import { labelIndexRanges, mergedSpans, requirePositiveLabels } from './label-ranges';
 import { NOISE_FLOOR, normalizedValues } from './normalize';
 import { SlidingWindowStats } from './sliding-window-stats';
@@ -174,7 +174,7 @@ export function learnLevelShift(type: 'jump' | 'drop', series: Series, labels: L
     for (let j = 0; j < c.from.length; j++) {
       const s = c.confidence[j];
       if (!neg.some((r) => r.from <= c.to[j] && c.from[j] <= r.to)) continue;
-      if (s < minPos) model.threshold = Math.max(model.threshold, (s + minPos) / 2);
+      if (s < minPos) model.threshold = thresholdPastNegative(model.threshold, s, minPos);
       else if (s > maxPos) model.maxScore = Math.min(model.maxScore ?? Infinity, (s + maxPos) / 2);
     }
   }
