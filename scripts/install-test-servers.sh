@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs InfluxDB 1.x (Debian package `influxdb`) for the datasource integration tests.
+# Installs the real servers the integration tests run (Debian packages): InfluxDB 1.x (`influxdb`).
+# Run by `npm test` (pretest) and so by .ci/run.
 #
 # Idempotent: does nothing when /usr/bin/influxd exists. The package's system service is NOT started
 # (a temporary policy-rc.d denies it); if something started it anyway, it does not matter: the tests

@@ -1,6 +1,6 @@
 /**
  * The InfluxDB datasource against a real influxd (1.6, Debian) behind a Grafana proxy stand-in.
- * Needs /usr/bin/influxd: `.ci/install-influxdb.sh`.
+ * Needs /usr/bin/influxd: `scripts/install-test-servers.sh`.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { getDatasource, loadHistory, WEEK_MS } from '../../src/datasources/index';

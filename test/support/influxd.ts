@@ -1,6 +1,6 @@
 /**
  * A throwaway InfluxDB 1.x for integration tests: `/usr/bin/influxd` (Debian package `influxdb`, see
- * `.ci/install-influxdb.sh`) with a generated config in a temp dir, both ports on random loopback ports,
+ * `scripts/install-test-servers.sh`) with a generated config in a temp dir, both ports on random loopback ports,
  * no reporting, no logs. A system influxd the package may have started is irrelevant: we never use 8086.
  *
  * @example
@@ -192,7 +192,7 @@ async function startOnce(): Promise<Influxd> {
 
 /** Starts a private influxd (retries on the rare port race) and resolves once `/ping` answers. */
 export async function startInfluxd(): Promise<Influxd> {
-  if (!influxdAvailable()) throw new Error(`${INFLUXD_BIN} not found: run .ci/install-influxdb.sh`);
+  if (!influxdAvailable()) throw new Error(`${INFLUXD_BIN} not found: run scripts/install-test-servers.sh`);
   let last: unknown;
   for (let attempt = 0; attempt < 3; attempt++) {
     try {
