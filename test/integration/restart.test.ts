@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startGrafanaProxy, type GrafanaProxy } from '../support/grafana-proxy';
-import { influxdAvailable, startInfluxd, type Influxd } from '../support/influxd';
+import { startInfluxd, type Influxd } from '../support/influxd';
 
 const MINUTE = 60_000;
 
@@ -22,7 +22,7 @@ function freePort(): Promise<number> {
   });
 }
 
-describe.skipIf(!influxdAvailable())('restart mid-learning (Node host process)', () => {
+describe('restart mid-learning (Node host process)', () => {
   let influx: Influxd;
   let grafana: GrafanaProxy;
   let dir: string;
