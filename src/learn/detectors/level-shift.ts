@@ -102,6 +102,31 @@ function persists(x: Float64Array, c: number, g: number, B: number): boolean {
   return true;
 }
 
+/**
+ * A clean step scores about the same for every boundary within `halfGap` of it (neither window sees
+ * the transition), so the best boundary is anywhere on that plateau; the middle of the plateau (scores
+ * within 10% of the best) is where the step is.
+ */
+function plateauCentre(x: Float64Array, best: number, bestScore: number, g: number, B: number): number {
+  const from = Math.max(1, best - 2 * g - 1);
+  const to = Math.min(x.length - 1, best + 2 * g + 1);
+  const scores = new Float64Array(to - from + 1);
+  const left = new SlidingWindowStats(x);
+  const right = new SlidingWindowStats(x);
+  const minCount = minWindowCount(B);
+  for (let c = from; c <= to; c++) {
+    left.moveTo(c - g - B, c - g);
+    right.moveTo(c + g, c + g + B);
+    scores[c - from] = scoreFromWindows(left, right, minCount);
+  }
+  const floor = bestScore - 0.1 * Math.abs(bestScore);
+  let l = best;
+  while (l > from && scores[l - 1 - from] >= floor) l--;
+  let r = best;
+  while (r < to && scores[r + 1 - from] >= floor) r++;
+  return Math.round((l + r) / 2);
+}
+
 /** Scans boundaries from `start`; candidates carry their raw score as confidence. */
 function scanLevelShifts(x: Float64Array, m: LevelShiftModel, start: number, threshold: number, out: Candidates): void {
   const n = x.length;
@@ -120,7 +145,8 @@ function scanLevelShifts(x: Float64Array, m: LevelShiftModel, start: number, thr
     inRun = false;
     if (m.maxScore !== null && bestS > m.maxScore) return;
     if (!persists(x, bestC, g, B)) return;
-    out.add(bestC - Math.max(1, g), bestC + Math.max(0, g - 1), bestS);
+    const centre = plateauCentre(x, bestC, bestS, g, B);
+    out.add(centre - g, centre + g, bestS);
   };
   for (let c = start < 1 ? 1 : start; c < n; c++) {
     left.moveTo(c - g - B, c - g);

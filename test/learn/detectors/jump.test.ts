@@ -1,0 +1,51 @@
+import { describe, expect, it } from 'vitest';
+import { jumpDetector } from '../../../src/learn/detectors/jump';
+import { detectOnOtherFixture, expectNegativesRespected } from './behaviour';
+import { fixtureFor, matchDetections } from './fixtures';
+import { addSpike, addStep, background, indexOf, spanOf } from './synthetic';
+
+describe('jump detector', () => {
+  it.each([7, 11, 23])('finds level shifts up of varied size and ramp after two labels (seed %i)', (seed) => {
+    const fx = fixtureFor('jump', 8000, seed);
+    const model = jumpDetector.learn(fx.series, fx.labels);
+    const found = jumpDetector.detect(model, fx.series);
+    expect(found).toHaveLength(fx.expected.length);
+    expect(matchDetections(found, fx.expected, 0)).toEqual({ missed: [], extra: [] });
+    // The reported segment is centred on the step within the labeled transition's half width.
+    found.forEach((d, i) => {
+      const centre = (indexOf(d.start) + indexOf(d.finish)) / 2;
+      expect(Math.abs(centre - fx.expected[i])).toBeLessThanOrEqual(model.halfGap + 2);
+    });
+  });
+
+  it('finds nothing where there are only peaks, troughs or plain seasonal noise, nor on drops', () => {
+    for (const other of ['peak', 'trough', 'background'] as const) expect(detectOnOtherFixture('jump', other)).toEqual([]);
+    const s = background({ n: 4000, seed: 3 });
+    for (const c of [1000, 2000, 3000]) addStep(s, c, -10);
+    addStep(s, 500, 10);
+    const model = jumpDetector.learn(s, { positive: [spanOf(s, 497, 503)], negative: [] });
+    expect(jumpDetector.detect(model, s)).toEqual([]);
+  });
+
+  it('does not take a short plateau or a spike for a jump', () => {
+    const s = background({ n: 4000, seed: 4 });
+    addStep(s, 500, 10);
+    addStep(s, 1500, 10, 2); // a real jump to find
+    addStep(s, 2500, 10);
+    addStep(s, 2530, -10); // plateau of 30 points
+    addSpike(s, 3300, 15, 11);
+    const model = jumpDetector.learn(s, { positive: [spanOf(s, 497, 503)], negative: [] });
+    expect(jumpDetector.detect(model, s).map((d) => indexOf(d.start))).toEqual([expect.any(Number)]);
+    const [only] = jumpDetector.detect(model, s);
+    expect(Math.abs(indexOf(only.start) - 1500)).toBeLessThanOrEqual(8);
+  });
+
+  it('does not find a removed detection again and raises its threshold past it', () => {
+    const { decoysBefore, decoysAfter } = expectNegativesRespected('jump', (s, c) => {
+      addStep(s, c + 300, 4);
+      addStep(s, c + 450, -4);
+      return c + 300;
+    });
+    expect(decoysAfter).toBeLessThanOrEqual(decoysBefore / 2);
+  });
+});
