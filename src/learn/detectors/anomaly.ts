@@ -1,6 +1,5 @@
 import { Candidates, confidenceFromMargin, finalizeDetections, thresholdPastNegative } from './candidates';
 import { labelIndexRanges, mergedSpans } from './label-ranges';
-import { normalizedValues } from './normalize';
 import type { Detection, Detector, Labels, Model, Series, Span } from './types';
 
 /**
@@ -33,6 +32,26 @@ const MIN_THRESHOLD = 3;
 const MAX_THRESHOLD = 1e6;
 /** Anomalous points at most this many points apart form one segment (a shift flickers as it settles). */
 const MERGE_GAP = 5;
+
+/**
+ * Values scaled by the power of two that brings the first finite one near 1: exact (so verdicts are
+ * the same wherever the scan starts) and causal, unlike a min/max normalisation, while keeping sums of
+ * residuals of 1e300-sized data finite. Non-finite values become NaN.
+ */
+function causallyScaled(v: Float64Array, from: number): Float64Array {
+  const x = new Float64Array(v.length - from);
+  let factor = 0;
+  for (let i = from; i < v.length; i++) {
+    const vi = v[i];
+    if (!Number.isFinite(vi)) {
+      x[i - from] = NaN;
+      continue;
+    }
+    if (factor === 0 && vi !== 0) factor = 2 ** -Math.floor(Math.log2(Math.abs(vi)));
+    x[i - from] = factor === 0 ? vi : vi * factor;
+  }
+  return x;
+}
 
 /**
  * Runs the model over `x` from `start`, calling `onPoint(i, z)` for every finite point with a verdict
@@ -94,16 +113,35 @@ function maxZPerRange(x: Float64Array, m: AnomalyModel, ranges: { from: number; 
   return best;
 }
 
+/** Smallest z (to 0.1) that at most `count` points of the series exceed. */
+function zExceededBy(x: Float64Array, m: AnomalyModel, count: number): number {
+  const binsPerUnit = 10;
+  const bins = new Float64Array(100 * binsPerUnit + 1);
+  scanResiduals(x, m, 0, (_, z) => {
+    bins[Math.min(bins.length - 1, Math.floor(z * binsPerUnit))]++;
+  });
+  let above = 0;
+  for (let b = bins.length - 1; b >= 0; b--) {
+    if (above + bins[b] > count) return (b + 1) / binsPerUnit;
+    above += bins[b];
+  }
+  return 0;
+}
+
 function learnAnomaly(series: Series, labels: Labels): AnomalyModel {
   const pos = labelIndexRanges(series, labels.positive, 'positive');
   const neg = labelIndexRanges(series, labels.negative, 'negative');
   const model = defaultModel(mergedSpans([...labels.positive, ...labels.negative]));
   if (pos.length === 0 && neg.length === 0) return model;
-  const x = normalizedValues(series.v);
+  const x = causallyScaled(series.v, 0);
   const posZ = maxZPerRange(x, model, pos).filter((z) => z > 0);
   const minPos = posZ.length > 0 ? Math.min(...posZ) : Infinity;
-  // Positives weaker than the default threshold lower it (not below MIN_THRESHOLD).
-  if (minPos < model.threshold) model.threshold = Math.max(MIN_THRESHOLD, 0.9 * minPos);
+  // Positives weaker than the default threshold lower it, but only as far as the series allows: below
+  // the level that a few points per labeled positive exceed, it would flood the user with noise.
+  if (minPos < model.threshold) {
+    const budget = Math.max(5, 3 * pos.length);
+    model.threshold = Math.max(MIN_THRESHOLD, 0.9 * minPos, zExceededBy(x, model, budget));
+  }
   // Removed detections below the weakest positive raise it just past them.
   const negZ = maxZPerRange(x, model, neg);
   for (const z of negZ) {
@@ -122,7 +160,7 @@ function detectAnomalies(m: AnomalyModel, series: Series, fromIndex = 0): Detect
   if (n === 0) return [];
   const from = Math.max(0, Math.min(n, Math.floor(fromIndex)));
   const base = Math.max(0, from - anomalyContextPoints(m));
-  const x = normalizedValues(series.v, base, n);
+  const x = causallyScaled(series.v, base);
   const c = new Candidates();
   let runStart = -1;
   let runEnd = -1;

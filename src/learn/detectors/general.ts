@@ -10,7 +10,8 @@ import { LearningError, type Detection, type Detector, type Model, type Series, 
  * scores it by its Pearson correlation with the template, so level and amplitude do not matter.
  * Correlation alone would let pure noise match a short template by chance, so a window must also
  * stand out from its own noise: its standard deviation over the mean absolute difference of
- * neighbouring samples must be at least `minContrast` (learned from the labels).
+ * neighbouring samples must be at least `minContrast` (learned from the labels). Removed detections
+ * become counter-templates: a match that correlates better with one of them is dropped.
  */
 export interface GeneralModel extends Model {
   type: 'general';
@@ -23,6 +24,8 @@ export interface GeneralModel extends Model {
   threshold: number;
   /** Minimum window contrast (std over mean absolute neighbour difference). */
   minContrast: number;
+  /** Removed detections, z-normalised like the template: a window closer to one of them is rejected. */
+  negativeTemplates: number[][];
   /** Labeled positives and removed detections, sorted and merged: never reported. */
   excluded: Span[];
 }
@@ -128,6 +131,15 @@ function scanShapes(x: Float64Array, m: GeneralModel, start: number, threshold: 
     }
     return s;
   };
+  const negatives = m.negativeTemplates.map((t) => Float64Array.from(t));
+  const emit = (): void => {
+    const smp = samplings.find((q) => q.width === bestW)!;
+    for (const neg of negatives) {
+      windowScore(x, bestI, smp, neg, score);
+      if (score[0] >= bestS) return;
+    }
+    out.add(bestI, bestI + bestW - 1, bestS);
+  };
   const feed = (i: number, s: number): void => {
     if (s >= threshold) {
       if (!inRun || s > bestS) {
@@ -137,7 +149,7 @@ function scanShapes(x: Float64Array, m: GeneralModel, start: number, threshold: 
       }
       inRun = true;
     } else if (inRun) {
-      out.add(bestI, bestI + bestW - 1, bestS);
+      emit();
       inRun = false;
     }
   };
@@ -154,7 +166,7 @@ function scanShapes(x: Float64Array, m: GeneralModel, start: number, threshold: 
       done = to;
     } else if (inRun) feed(i, -Infinity);
   }
-  if (inRun) out.add(bestI, bestI + bestW - 1, bestS);
+  if (inRun) emit();
 }
 
 function zNormalised(values: Float64Array): Float64Array | null {
@@ -188,15 +200,8 @@ function learnGeneral(series: Series, labels: { positive: Span[]; negative: Span
 
   const shapes: Float64Array[] = [];
   for (const r of pos) {
-    const smp = sampling(r.to - r.from + 1, m);
-    const raw = new Float64Array(m);
-    for (let k = 0; k < m; k++) {
-      const j = r.from + smp.offset[k];
-      const a = x[j];
-      raw[k] = smp.frac[k] === 0 ? a : a + smp.frac[k] * (x[j + 1] - a);
-    }
-    if (raw.some((v) => v !== v)) continue;
-    const z = zNormalised(raw);
+    const raw = resampled(x, r.from, r.to, m);
+    const z = raw && zNormalised(raw);
     if (z) shapes.push(z);
   }
   if (shapes.length === 0) {
@@ -247,18 +252,37 @@ function learnGeneral(series: Series, labels: { positive: Span[]; negative: Span
     widths: scanWidths,
     threshold: Math.min(0.95, Math.max(0.5, minPos - THRESHOLD_MARGIN)),
     minContrast: contrasts.length > 0 ? 0.5 * Math.min(...contrasts) : 0,
+    negativeTemplates: [],
     excluded: mergedSpans([...labels.positive, ...labels.negative]),
   };
   if (neg.length > 0) {
+    // A removed detection becomes a counter-template: windows closer to it than to the template are not
+    // the shape. Its window is the detection's own when the model finds it, otherwise the labeled span.
     const c = new Candidates();
     scanShapes(x, model, 0, model.threshold, c);
-    for (let j = 0; j < c.from.length; j++) {
-      const s = c.confidence[j];
-      if (!neg.some((r) => r.from <= c.to[j] && c.from[j] <= r.to)) continue;
-      model.threshold = thresholdPastNegative(model.threshold, s, minPos, 1);
+    for (const r of neg) {
+      const j = c.from.findIndex((from, q) => from <= r.to && r.from <= c.to[q]);
+      const shape = resampled(x, j >= 0 ? c.from[j] : r.from, j >= 0 ? c.to[j] : r.to, m);
+      const z = shape && zNormalised(shape);
+      if (z) model.negativeTemplates.push(Array.from(z));
+      else if (j >= 0) model.threshold = thresholdPastNegative(model.threshold, c.confidence[j], minPos, 1);
     }
   }
   return model;
+}
+
+/** The values of x[from..to] resampled to m points by linear interpolation; null when there are gaps. */
+function resampled(x: Float64Array, from: number, to: number, m: number): Float64Array | null {
+  const smp = sampling(Math.max(2, to - from + 1), m);
+  const out = new Float64Array(m);
+  for (let k = 0; k < m; k++) {
+    const j = Math.min(x.length - 1, from + smp.offset[k]);
+    const a = x[j];
+    const f = smp.frac[k];
+    out[k] = f === 0 ? a : a + f * (x[Math.min(x.length - 1, j + 1)] - a);
+    if (out[k] !== out[k]) return null;
+  }
+  return out;
 }
 
 function generalContextPoints(m: GeneralModel): number {
