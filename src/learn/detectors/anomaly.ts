@@ -1,4 +1,4 @@
-import { Candidates, confidenceFromMargin, finalizeDetections, thresholdPastNegative } from './candidates';
+import { Candidates, confidenceFromMargin, clampFromIndex, finalizeDetections, thresholdPastNegative } from './candidates';
 import { labelIndexRanges, mergedSpans } from './label-ranges';
 import type { Detection, Detector, Labels, Model, Series, Span } from './types';
 
@@ -158,7 +158,7 @@ function anomalyContextPoints(m: AnomalyModel): number {
 function detectAnomalies(m: AnomalyModel, series: Series, fromIndex = 0): Detection[] {
   const n = series.t.length;
   if (n === 0) return [];
-  const from = Math.max(0, Math.min(n, Math.floor(fromIndex)));
+  const from = clampFromIndex(fromIndex, n);
   const base = Math.max(0, from - anomalyContextPoints(m));
   const x = causallyScaled(series.v, base);
   const c = new Candidates();

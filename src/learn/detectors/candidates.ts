@@ -123,3 +123,9 @@ export function thresholdPastNegative(current: number, negative: number, weakest
   const halfway = Number.isFinite(weakestPositive) ? (negative + weakestPositive) / 2 : past;
   return Math.max(current, Math.min(past, halfway));
 }
+
+/** `fromIndex` as an integer index in [0, n]; anything non-numeric means "from the start". */
+export function clampFromIndex(fromIndex: number, n: number): number {
+  if (!Number.isFinite(fromIndex)) return fromIndex === Infinity ? n : 0;
+  return Math.max(0, Math.min(n, Math.floor(fromIndex)));
+}

@@ -1,4 +1,4 @@
-import { Candidates, finalizeDetections, thresholdPastNegative } from './candidates';
+import { Candidates, clampFromIndex, finalizeDetections, thresholdPastNegative } from './candidates';
 import { labelIndexRanges, median, mergedSpans, requirePositiveLabels } from './label-ranges';
 import { NOISE_FLOOR, normalizedValues } from './normalize';
 import { LearningError, type Detection, type Detector, type Model, type Series, type Span } from './types';
@@ -292,7 +292,7 @@ function generalContextPoints(m: GeneralModel): number {
 function detectGeneral(m: GeneralModel, series: Series, fromIndex = 0): Detection[] {
   const n = series.t.length;
   if (n === 0) return [];
-  const from = Math.max(0, Math.min(n, Math.floor(fromIndex)));
+  const from = clampFromIndex(fromIndex, n);
   const ctx = generalContextPoints(m);
   const base = Math.max(0, from - 2 * ctx);
   const x = normalizedValues(series.v, base, n);

@@ -1,4 +1,4 @@
-import { Candidates, confidenceFromMargin, finalizeDetections, thresholdPastNegative } from './candidates';
+import { Candidates, confidenceFromMargin, clampFromIndex, finalizeDetections, thresholdPastNegative } from './candidates';
 import { labelIndexRanges, mergedSpans, requirePositiveLabels } from './label-ranges';
 import { NOISE_FLOOR, normalizedValues } from './normalize';
 import { SlidingWindowStats } from './sliding-window-stats';
@@ -214,7 +214,7 @@ export function levelShiftContextPoints(m: LevelShiftModel): number {
 export function detectLevelShifts(m: LevelShiftModel, series: Series, fromIndex = 0): Detection[] {
   const n = series.t.length;
   if (n === 0) return [];
-  const from = Math.max(0, Math.min(n, Math.floor(fromIndex)));
+  const from = clampFromIndex(fromIndex, n);
   const ctx = levelShiftContextPoints(m);
   const base = Math.max(0, from - 2 * ctx);
   const x = signedValues(series, m.type === 'jump' ? 1 : -1, base);

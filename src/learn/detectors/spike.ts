@@ -1,4 +1,4 @@
-import { Candidates, confidenceFromMargin, finalizeDetections, thresholdPastNegative } from './candidates';
+import { Candidates, confidenceFromMargin, clampFromIndex, finalizeDetections, thresholdPastNegative } from './candidates';
 import { labelIndexRanges, median, mergedSpans, requirePositiveLabels } from './label-ranges';
 import { NOISE_FLOOR, normalizedValues } from './normalize';
 import { SlidingWindowStats } from './sliding-window-stats';
@@ -243,7 +243,7 @@ export function spikeContextPoints(m: SpikeModel): number {
 export function detectSpikes(m: SpikeModel, series: Series, fromIndex = 0): Detection[] {
   const n = series.t.length;
   if (n === 0) return [];
-  const from = Math.max(0, Math.min(n, Math.floor(fromIndex)));
+  const from = clampFromIndex(fromIndex, n);
   const ctx = spikeContextPoints(m);
   const base = Math.max(0, from - 2 * ctx);
   const x = signedValues(series, m.type === 'peak' ? 1 : -1, base);

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { detectors } from '../../../src/learn/detectors/index';
+import { detectors, getDetector } from '../../../src/learn/detectors/index';
 import { DETECTOR_TYPES, LearningError, type Labels, type Series } from '../../../src/learn/detectors/types';
 import { emptySeries, seriesFromPoints } from '../../../src/learn/series';
 import { fixtureFor, matchDetections } from './fixtures';
@@ -52,6 +52,17 @@ describe.each(DETECTOR_TYPES)('%s detector (shared suite)', (type) => {
     const badNegative: Labels = { positive: fx.labels.positive, negative: [{ start: -5e6, finish: -4e6 }] };
     expect(() => detector.learn(fx.series, badNegative)).toThrow(LearningError);
     expect(() => detector.learn(emptySeries(), { positive: [{ start: 0, finish: 1 }], negative: [] })).toThrow(LearningError);
+  });
+
+  it('is registered under its type', () => {
+    expect(getDetector(type)).toBe(detector);
+    expect(detector.type).toBe(type);
+  });
+
+  it('treats an out-of-range or non-numeric fromIndex sensibly', () => {
+    expect(detector.detect(model, fx.series, -5)).toEqual(reference);
+    expect(detector.detect(model, fx.series, NaN)).toEqual(reference);
+    expect(detector.detect(model, fx.series, fx.series.t.length + 10)).toEqual([]);
   });
 
   it('returns nothing on an empty series', () => {
@@ -203,3 +214,8 @@ describe.each(DETECTOR_TYPES)('%s detector (shared suite)', (type) => {
   });
 });
 
+describe('getDetector', () => {
+  it('throws on an unknown type', () => {
+    expect(() => getDetector('spike')).toThrow(/unknown detector type/i);
+  });
+});
