@@ -48,6 +48,7 @@ describe('seriesFromPoints', () => {
           }
         },
       ),
+      { seed: 20240101 },
     );
   });
 });

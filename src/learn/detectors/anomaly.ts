@@ -107,7 +107,10 @@ function defaultModel(excluded: Span[]): AnomalyModel {
 /** Highest z inside each range (ranges as closed index ranges), one scan. */
 function maxZPerRange(x: Float64Array, m: AnomalyModel, ranges: { from: number; to: number }[]): number[] {
   const best = ranges.map(() => 0);
+  const first = Math.min(...ranges.map((r) => r.from));
+  const last = Math.max(...ranges.map((r) => r.to));
   scanResiduals(x, m, 0, (i, z) => {
+    if (i < first || i > last) return;
     for (let j = 0; j < ranges.length; j++) if (ranges[j].from <= i && i <= ranges[j].to && z > best[j]) best[j] = z;
   });
   return best;

@@ -24,13 +24,19 @@ export function labelIndexRanges(series: Series, spans: readonly Span[], what: s
     if (r) for (let i = r.from; i <= r.to && !finite; i++) finite = Number.isFinite(series.v[i]);
     if (!r || !finite) {
       throw new LearningError(
-        `A ${what} label (${new Date(span.start).toISOString()} .. ${new Date(span.finish).toISOString()}) ` +
+        `A ${what} label (${timeText(span.start)} .. ${timeText(span.finish)}) ` +
           'holds no data point: it falls outside the data or in a gap. Relabel it where the metric has data.',
       );
     }
     out.push(r);
   }
   return out;
+}
+
+/** An epoch-ms time as ISO text when it is a valid date, else the number itself. */
+function timeText(ms: number): string {
+  const d = new Date(ms);
+  return Number.isNaN(d.getTime()) ? String(ms) : d.toISOString();
 }
 
 /** Throws the error a labeled detector gives when it has nothing to learn from. */
