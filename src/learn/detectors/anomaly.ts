@@ -1,4 +1,10 @@
-import { Candidates, confidenceFromMargin, clampFromIndex, finalizeDetections, thresholdPastNegative } from './candidates';
+import {
+  Candidates,
+  clampFromIndex,
+  confidenceFromMargin,
+  finalizeDetections,
+  thresholdPastNegative,
+} from './candidates';
 import { labelIndexRanges, mergedSpans } from './label-ranges';
 import type { Detection, Detector, Labels, Model, Series, Span } from './types';
 
@@ -148,7 +154,8 @@ function learnAnomaly(series: Series, labels: Labels): AnomalyModel {
   // Removed detections below the weakest positive raise it just past them.
   const negZ = maxZPerRange(x, model, neg);
   for (const z of negZ) {
-    if (z >= model.threshold) model.threshold = Math.min(MAX_THRESHOLD, thresholdPastNegative(model.threshold, z, minPos));
+    if (z < model.threshold) continue;
+    model.threshold = Math.min(MAX_THRESHOLD, thresholdPastNegative(model.threshold, z, minPos));
   }
   return model;
 }

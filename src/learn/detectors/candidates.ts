@@ -117,7 +117,12 @@ export function finalizeDetections(
  * @example
  * thresholdPastNegative(3, 4, 8); // 5
  */
-export function thresholdPastNegative(current: number, negative: number, weakestPositive: number, ceiling = Infinity): number {
+export function thresholdPastNegative(
+  current: number,
+  negative: number,
+  weakestPositive: number,
+  ceiling = Infinity,
+): number {
   if (!(negative < weakestPositive) || !Number.isFinite(negative)) return current;
   const past = Number.isFinite(ceiling) ? negative + 0.25 * (ceiling - negative) : negative + 0.25 * Math.abs(negative);
   const halfway = Number.isFinite(weakestPositive) ? (negative + weakestPositive) / 2 : past;

@@ -1,4 +1,10 @@
-import { Candidates, confidenceFromMargin, clampFromIndex, finalizeDetections, thresholdPastNegative } from './candidates';
+import {
+  Candidates,
+  clampFromIndex,
+  confidenceFromMargin,
+  finalizeDetections,
+  thresholdPastNegative,
+} from './candidates';
 import { labelIndexRanges, mergedSpans, requirePositiveLabels } from './label-ranges';
 import { NOISE_FLOOR, normalizedValues } from './normalize';
 import { SlidingWindowStats } from './sliding-window-stats';
@@ -164,6 +170,7 @@ function scanLevelShifts(x: Float64Array, m: LevelShiftModel, start: number, thr
   if (inRun) emit();
 }
 
+/** Learns a jump (or, mirrored, drop) model; throws `LearningError` without usable positives. */
 export function learnLevelShift(type: 'jump' | 'drop', series: Series, labels: Labels): LevelShiftModel {
   requirePositiveLabels(labels.positive, type);
   const pos = labelIndexRanges(series, labels.positive, 'positive');
@@ -207,10 +214,12 @@ export function learnLevelShift(type: 'jump' | 'drop', series: Series, labels: L
   return model;
 }
 
+/** Points before `fromIndex` that `detectLevelShifts` reads. */
 export function levelShiftContextPoints(m: LevelShiftModel): number {
   return m.halfGap + 2 * m.sideWindow + 1;
 }
 
+/** Finds level shifts like the learned ones that end at or after `fromIndex`. */
 export function detectLevelShifts(m: LevelShiftModel, series: Series, fromIndex = 0): Detection[] {
   const n = series.t.length;
   if (n === 0) return [];

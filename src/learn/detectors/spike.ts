@@ -1,4 +1,10 @@
-import { Candidates, confidenceFromMargin, clampFromIndex, finalizeDetections, thresholdPastNegative } from './candidates';
+import {
+  Candidates,
+  clampFromIndex,
+  confidenceFromMargin,
+  finalizeDetections,
+  thresholdPastNegative,
+} from './candidates';
 import { labelIndexRanges, median, mergedSpans, requirePositiveLabels } from './label-ranges';
 import { NOISE_FLOOR, normalizedValues } from './normalize';
 import { SlidingWindowStats } from './sliding-window-stats';
@@ -6,7 +12,8 @@ import { LearningError, type Detection, type Labels, type Model, type Series, ty
 
 /**
  * Shared maths of the peak and trough detectors. A spike's score at point i is its height over the
- * local baseline in units of local noise: (x[i] - level) / noise. Level is the higher of the means of
+ * local baseline in units of local noise: (core - level) / noise, where core is the mean of the
+ * 2 * coreRadius + 1 points around i (a matched filter for the spike's top). Level is the higher of the means of
  * two side windows that skip `halfExclusion` points around i (so the spike does not raise its own
  * baseline, and a step, whose higher side is level with it, scores about zero); noise is the mean
  * absolute difference of neighbours in both windows, which ignores level and slow trends.
@@ -39,8 +46,8 @@ const SPIKE_VERSION = 1;
 /** Share of the weakest labeled spike's score a detection must reach (siblings vary by about ±30%). */
 const THRESHOLD_SHARE = 0.4;
 /**
- * Score that noise alone almost never reaches (about 6 standard deviations of Gaussian noise at one point); the
- * threshold is raised towards it, but never above 90% of the weakest labeled spike.
+ * Score that noise alone almost never reaches (about 6 standard deviations of Gaussian noise at one
+ * point); the threshold is raised towards it, but never above 90% of the weakest labeled spike.
  */
 const NOISE_SCORE = 5.5;
 
@@ -150,7 +157,9 @@ function scanSpikes(x: Float64Array, m: SpikeModel, start: number, threshold: nu
     core.moveTo(i - rc, i + rc + 1);
     const level = sideLevel(left, right, minCount);
     const s =
-      x[i] === x[i] && core.count > 0 && level === level ? (core.sum / core.count - level) / sideNoise(left, right) : -Infinity;
+      x[i] === x[i] && core.count > 0 && level === level
+        ? (core.sum / core.count - level) / sideNoise(left, right)
+        : -Infinity;
     if (s >= threshold) {
       if (!inRun || s > bestS) {
         bestS = s;
@@ -164,6 +173,7 @@ function scanSpikes(x: Float64Array, m: SpikeModel, start: number, threshold: nu
   if (inRun) emit();
 }
 
+/** Learns a peak (or, mirrored, trough) model; throws `LearningError` without usable positives. */
 export function learnSpike(type: 'peak' | 'trough', series: Series, labels: Labels): SpikeModel {
   const sign = type === 'peak' ? 1 : -1;
   requirePositiveLabels(labels.positive, type);
@@ -236,10 +246,12 @@ export function learnSpike(type: 'peak' | 'trough', series: Series, labels: Labe
   return model;
 }
 
+/** Points before `fromIndex` that `detectSpikes` reads. */
 export function spikeContextPoints(m: SpikeModel): number {
   return m.halfExclusion + m.sideWindow + m.maxWidth + m.segmentHalfWidth + 1;
 }
 
+/** Finds spikes like the learned ones that end at or after `fromIndex`. */
 export function detectSpikes(m: SpikeModel, series: Series, fromIndex = 0): Detection[] {
   const n = series.t.length;
   if (n === 0) return [];
