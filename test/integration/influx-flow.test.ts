@@ -107,7 +107,14 @@ describe('learning and alerting on a real InfluxDB (Node host)', () => {
     found = await detected(id);
     expect(found.some((s) => s.id === removed.id)).toBe(false);
     expect(found.some((s) => s.start <= removed.finish && s.finish >= removed.start)).toBe(false);
-    expect(found.length).toBe(peaks.length - 2);
+    // A removed detection counts against what is more like it than like the labels: peaks closer in
+    // height to the labeled one than to the removed one are all still found.
+    const removedPeak = peaks.find((p) => covers(removed, p.centre))!;
+    const keep = peaks.slice(1).filter((p) => Math.abs(p.height - first.height) < Math.abs(p.height - removedPeak.height));
+    expect(keep.length).toBeGreaterThan(3);
+    for (const p of keep) {
+      expect(found.some((s) => covers(s, p.centre)), `peak ${JSON.stringify(p)} removed ${JSON.stringify(removedPeak)}`).toBe(true);
+    }
 
     // Watch it: a new peak arrives after the last point seen, a tick detects it and fires 'alert'.
     expect((await call('/alerts', 'POST', { anomaly_id: id, enable: true })).body).toEqual({ status: 'Ok' });

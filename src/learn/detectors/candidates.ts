@@ -1,3 +1,4 @@
+import type { IndexRange } from './label-ranges';
 import type { Detection, Series, Span } from './types';
 
 /**
@@ -133,4 +134,32 @@ export function thresholdPastNegative(
 export function clampFromIndex(fromIndex: number, n: number): number {
   if (!Number.isFinite(fromIndex)) return fromIndex === Infinity ? n : 0;
   return Math.max(0, Math.min(n, Math.floor(fromIndex)));
+}
+
+/** The score band a threshold detector reports: `threshold <= score <= maxScore`. */
+export interface ScoreBand {
+  threshold: number;
+  maxScore: number | null;
+}
+
+/**
+ * Moves a score band past the removed detections among `found` (a scan at the current threshold): a
+ * negative weaker than every positive raises the threshold (never beyond halfway to the weakest); one
+ * over twice as strong as every positive caps scores at the geometric mean. A single label says little
+ * about how much one shape's score varies, so closer strong negatives are kept out by the overlap
+ * filter only, rather than losing the positives' siblings.
+ */
+export function fitBandToNegatives(
+  band: ScoreBand,
+  found: Candidates,
+  negatives: readonly IndexRange[],
+  weakestPositive: number,
+  strongestPositive: number,
+): void {
+  for (let j = 0; j < found.from.length; j++) {
+    const s = found.confidence[j];
+    if (!negatives.some((r) => r.from <= found.to[j] && found.from[j] <= r.to)) continue;
+    if (s < weakestPositive) band.threshold = thresholdPastNegative(band.threshold, s, weakestPositive);
+    else if (s > 2 * strongestPositive) band.maxScore = Math.min(band.maxScore ?? Infinity, Math.sqrt(s * strongestPositive));
+  }
 }

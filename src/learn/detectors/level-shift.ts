@@ -3,7 +3,7 @@ import {
   clampFromIndex,
   confidenceFromMargin,
   finalizeDetections,
-  thresholdPastNegative,
+  fitBandToNegatives,
 } from './candidates';
 import { labelIndexRanges, mergedSpans, requirePositiveLabels } from './label-ranges';
 import { NOISE_FLOOR, normalizedValues } from './normalize';
@@ -204,12 +204,7 @@ export function learnLevelShift(type: 'jump' | 'drop', series: Series, labels: L
   if (neg.length > 0) {
     const c = new Candidates();
     scanLevelShifts(x, model, 0, model.threshold, c);
-    for (let j = 0; j < c.from.length; j++) {
-      const s = c.confidence[j];
-      if (!neg.some((r) => r.from <= c.to[j] && c.from[j] <= r.to)) continue;
-      if (s < minPos) model.threshold = thresholdPastNegative(model.threshold, s, minPos);
-      else if (s > maxPos) model.maxScore = Math.min(model.maxScore ?? Infinity, (s + maxPos) / 2);
-    }
+    fitBandToNegatives(model, c, neg, minPos, maxPos);
   }
   return model;
 }

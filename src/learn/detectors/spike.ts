@@ -3,7 +3,7 @@ import {
   clampFromIndex,
   confidenceFromMargin,
   finalizeDetections,
-  thresholdPastNegative,
+  fitBandToNegatives,
 } from './candidates';
 import { labelIndexRanges, median, mergedSpans, requirePositiveLabels } from './label-ranges';
 import { NOISE_FLOOR, normalizedValues } from './normalize';
@@ -45,6 +45,8 @@ export interface SpikeModel extends Model {
 const SPIKE_VERSION = 1;
 /** Share of the weakest labeled spike's score a detection must reach (siblings vary by about ±30%). */
 const THRESHOLD_SHARE = 0.4;
+/** Noise is estimated over side windows this many times longer than the level's: a steadier scale. */
+const NOISE_SPAN = 4;
 /**
  * Score that noise alone almost never reaches (about 6 standard deviations of Gaussian noise at one
  * point); the threshold is raised towards it, but never above 90% of the weakest labeled spike.
@@ -76,12 +78,16 @@ function spikeScoreAt(x: Float64Array, i: number, m: SpikeModel): { score: numbe
   const B = m.sideWindow;
   const left = new SlidingWindowStats(x);
   const right = new SlidingWindowStats(x);
+  const noiseLeft = new SlidingWindowStats(x);
+  const noiseRight = new SlidingWindowStats(x);
   left.moveTo(i - h - B, i - h);
   right.moveTo(i + h + 1, i + h + 1 + B);
+  noiseLeft.moveTo(i - h - NOISE_SPAN * B, i - h);
+  noiseRight.moveTo(i + h + 1, i + h + 1 + NOISE_SPAN * B);
   const level = sideLevel(left, right, minSideCount(B));
   const core = coreMeanAt(x, i, m.coreRadius);
   if (level !== level || core !== core) return { score: -Infinity, level: NaN };
-  return { score: (core - level) / sideNoise(left, right), level };
+  return { score: (core - level) / sideNoise(noiseLeft, noiseRight), level };
 }
 
 /** Each side window must hold this many values: a spike is only judged once both sides are known. */
@@ -133,7 +139,10 @@ function scanSpikes(x: Float64Array, m: SpikeModel, start: number, threshold: nu
   const rc = m.coreRadius;
   const left = new SlidingWindowStats(x);
   const right = new SlidingWindowStats(x);
+  const noiseLeft = new SlidingWindowStats(x);
+  const noiseRight = new SlidingWindowStats(x);
   const core = new SlidingWindowStats(x);
+  const NB = NOISE_SPAN * B;
   const limit = m.maxWidth;
   const minCount = minSideCount(B);
   // A run of scores over the threshold ends after this many points below it (noise dips).
@@ -154,11 +163,13 @@ function scanSpikes(x: Float64Array, m: SpikeModel, start: number, threshold: nu
   for (let i = start < 0 ? 0 : start; i < n; i++) {
     left.moveTo(i - h - B, i - h);
     right.moveTo(i + h + 1, i + h + 1 + B);
+    noiseLeft.moveTo(i - h - NB, i - h);
+    noiseRight.moveTo(i + h + 1, i + h + 1 + NB);
     core.moveTo(i - rc, i + rc + 1);
     const level = sideLevel(left, right, minCount);
     const s =
       x[i] === x[i] && core.count > 0 && level === level
-        ? (core.sum / core.count - level) / sideNoise(left, right)
+        ? (core.sum / core.count - level) / sideNoise(noiseLeft, noiseRight)
         : -Infinity;
     if (s >= threshold) {
       if (!inRun || s > bestS) {
@@ -232,23 +243,17 @@ export function learnSpike(type: 'peak' | 'trough', series: Series, labels: Labe
   model.maxWidth = Math.ceil(Math.max(...spikeWidths) * 2) + 1;
 
   if (neg.length > 0) {
-    // Find what detection would report, then move the thresholds past the removed detections.
+    // Find what detection would report, then move the score band past the removed detections.
     const c = new Candidates();
     scanSpikes(x, model, 0, model.threshold, c);
-    for (let j = 0; j < c.from.length; j++) {
-      const s = c.confidence[j];
-      if (!neg.some((r) => r.from <= c.to[j] && c.from[j] <= r.to)) continue;
-      if (s < minPos) model.threshold = thresholdPastNegative(model.threshold, s, minPos);
-      else if (s > maxPos) model.maxScore = Math.min(model.maxScore ?? Infinity, (s + maxPos) / 2);
-      // Otherwise only the overlap filter (model.excluded) keeps it out.
-    }
+    fitBandToNegatives(model, c, neg, minPos, maxPos);
   }
   return model;
 }
 
 /** Points before `fromIndex` that `detectSpikes` reads. */
 export function spikeContextPoints(m: SpikeModel): number {
-  return m.halfExclusion + m.sideWindow + m.maxWidth + m.segmentHalfWidth + 1;
+  return m.halfExclusion + NOISE_SPAN * m.sideWindow + m.maxWidth + m.segmentHalfWidth + 1;
 }
 
 /** Finds spikes like the learned ones that end at or after `fromIndex`. */
