@@ -14,12 +14,3 @@ declare module 'vitest' {
 }
 
 export {};
-
-declare global {
-  namespace Cloudflare {
-    interface GlobalProps {
-      /** Types `exports.default` from 'cloudflare:workers' as our Worker. */
-      mainModule: typeof import('../../src/worker');
-    }
-  }
-}
