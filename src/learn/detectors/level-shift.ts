@@ -6,7 +6,7 @@ import {
   fitBandToNegatives,
 } from './candidates';
 import { labelIndexRanges, mergedSpans, requirePositiveLabels } from './label-ranges';
-import { NOISE_FLOOR, normalizedValues } from './normalize';
+import { NOISE_FLOOR, signedNormalizedValues } from './normalize';
 import { SlidingWindowStats } from './sliding-window-stats';
 import { LearningError, type Detection, type Labels, type Model, type Series, type Span } from './types';
 
@@ -44,11 +44,6 @@ const THRESHOLD_SHARE = 0.4;
  */
 const NOISE_SCORE = 3;
 
-function signedValues(series: Series, sign: 1 | -1, from: number): Float64Array {
-  const x = normalizedValues(series.v, from, series.v.length);
-  if (sign < 0) for (let i = 0; i < x.length; i++) x[i] = -x[i];
-  return x;
-}
 
 /** Each window must hold at least this many values for a boundary to be scored. */
 function minWindowCount(B: number): number {
@@ -175,7 +170,7 @@ export function learnLevelShift(type: 'jump' | 'drop', series: Series, labels: L
   requirePositiveLabels(labels.positive, type);
   const pos = labelIndexRanges(series, labels.positive, 'positive');
   const neg = labelIndexRanges(series, labels.negative, 'negative');
-  const x = signedValues(series, type === 'jump' ? 1 : -1, 0);
+  const x = signedNormalizedValues(series.v, type === 'jump' ? 1 : -1, 0);
   const widths = pos.map((r) => r.to - r.from + 1);
   const g = Math.min(5000, Math.max(1, Math.ceil(Math.max(...widths) / 2)));
   const B = Math.max(8 * g, 20);
@@ -221,7 +216,7 @@ export function detectLevelShifts(m: LevelShiftModel, series: Series, fromIndex 
   const from = clampFromIndex(fromIndex, n);
   const ctx = levelShiftContextPoints(m);
   const base = Math.max(0, from - 2 * ctx);
-  const x = signedValues(series, m.type === 'jump' ? 1 : -1, base);
+  const x = signedNormalizedValues(series.v, m.type === 'jump' ? 1 : -1, base);
   const c = new Candidates();
   scanLevelShifts(x, m, from - ctx - base, m.threshold, c);
   for (let j = 0; j < c.confidence.length; j++) c.confidence[j] = confidenceFromMargin(c.confidence[j] / m.threshold);

@@ -29,6 +29,13 @@ export function normalizedValues(v: Float64Array, from = 0, to = v.length): Floa
   return out;
 }
 
+/** `normalizedValues` from `from` on, mirrored when `sign` is -1 (troughs and drops look up). */
+export function signedNormalizedValues(v: Float64Array, sign: 1 | -1, from: number): Float64Array {
+  const x = normalizedValues(v, from, v.length);
+  if (sign < 0) for (let i = 0; i < x.length; i++) x[i] = -x[i];
+  return x;
+}
+
 /**
  * Smallest noise level (in normalized units, where the data spans [-1, 1]) a score divides by, so a
  * locally flat series yields large but finite scores instead of Infinity or NaN.

@@ -6,7 +6,7 @@ import {
   fitBandToNegatives,
 } from './candidates';
 import { labelIndexRanges, median, mergedSpans, requirePositiveLabels } from './label-ranges';
-import { NOISE_FLOOR, normalizedValues } from './normalize';
+import { NOISE_FLOOR, signedNormalizedValues } from './normalize';
 import { SlidingWindowStats } from './sliding-window-stats';
 import { LearningError, type Detection, type Labels, type Model, type Series, type Span } from './types';
 
@@ -53,11 +53,6 @@ const NOISE_SPAN = 4;
  */
 const NOISE_SCORE = 5.5;
 
-function signedValues(series: Series, sign: 1 | -1, from: number): Float64Array {
-  const x = normalizedValues(series.v, from, series.v.length);
-  if (sign < 0) for (let i = 0; i < x.length; i++) x[i] = -x[i];
-  return x;
-}
 
 /** Mean of the finite values in [i - r, i + r] (NaN when none): the spike's smoothed core. */
 function coreMeanAt(x: Float64Array, i: number, r: number): number {
@@ -190,7 +185,7 @@ export function learnSpike(type: 'peak' | 'trough', series: Series, labels: Labe
   requirePositiveLabels(labels.positive, type);
   const pos = labelIndexRanges(series, labels.positive, 'positive');
   const neg = labelIndexRanges(series, labels.negative, 'negative');
-  const x = signedValues(series, sign, 0);
+  const x = signedNormalizedValues(series.v, sign, 0);
 
   const widths = pos.map((r) => r.to - r.from + 1);
   const h = Math.min(5000, Math.max(1, Math.ceil(Math.max(...widths) / 2)));
@@ -263,7 +258,7 @@ export function detectSpikes(m: SpikeModel, series: Series, fromIndex = 0): Dete
   const from = clampFromIndex(fromIndex, n);
   const ctx = spikeContextPoints(m);
   const base = Math.max(0, from - 2 * ctx);
-  const x = signedValues(series, m.type === 'peak' ? 1 : -1, base);
+  const x = signedNormalizedValues(series.v, m.type === 'peak' ? 1 : -1, base);
   const c = new Candidates();
   scanSpikes(x, m, from - ctx - base, m.threshold, c);
   for (let j = 0; j < c.confidence.length; j++) c.confidence[j] = confidenceFromMargin(c.confidence[j] / m.threshold);

@@ -10,6 +10,7 @@ import { createClient } from '@libsql/client';
 import { drizzle } from 'drizzle-orm/libsql';
 import { migrate } from 'drizzle-orm/libsql/migrator';
 import type { TestProject } from 'vitest/node';
+import type {} from '../env'; // the ProvidedContext this setup provides
 import { startHranaServer } from '../../../src/devtools/hrana-server';
 import { startGrafanaProxy } from '../../support/grafana-proxy';
 import { startInfluxd } from '../../support/influxd';
@@ -17,23 +18,6 @@ import { MINUTE, peakSeries } from '../../support/peak-series';
 import { startWebhookReceiver } from '../../support/webhook-receiver';
 
 const GRAFANA_API_KEY = 'workers-test-key';
-
-declare module 'vitest' {
-  interface ProvidedContext {
-    /** `http://127.0.0.1:<port>` of the Hrana dev server, migrated to the latest schema. */
-    libsqlUrl: string;
-    /** How many drizzle migrations were applied (0 while there are none). */
-    libsqlMigrations: number;
-    /** The Grafana-proxy stand-in in front of a real influxd holding `peakSeries` in db `metrics`. */
-    grafanaUrl: string;
-    /** The bearer key the stand-in wants (also given to the Worker as HASTIC_API_KEY). */
-    grafanaApiKey: string;
-    /** A webhook receiver (GET lists what it received); the Worker's HASTIC_WEBHOOK_URL. */
-    webhookUrl: string;
-    /** The last timestamp written to influxd. */
-    seriesEnd: number;
-  }
-}
 
 const MIGRATIONS = resolve('drizzle');
 
