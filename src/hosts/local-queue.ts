@@ -116,26 +116,23 @@ export class LocalQueue implements JobQueue {
     const { db, log } = this.options;
     const job: Job = { kind: claimed.kind, anomalyId: claimed.anomalyId, generation: claimed.generation };
     const mine = and(eq(jobs.kind, job.kind), eq(jobs.anomalyId, job.anomalyId), eq(jobs.lockedUntil, claimed.lockedUntil));
+    const ours = and(mine, eq(jobs.generation, job.generation));
     try {
       await this.options.run(job);
-      // A newer generation enqueued meanwhile keeps its row; only our own generation is done.
-      await db.delete(jobs).where(and(mine, eq(jobs.generation, job.generation)));
-      await db.update(jobs).set({ lockedUntil: null }).where(mine);
+      await db.delete(jobs).where(ours);
     } catch (caught) {
       const error = caught instanceof Error ? caught : new Error(String(caught));
       const attempts = claimed.attempts + 1;
       log('job_retry', { ...job, attempts, error: error.message });
       if (attempts >= this.options.maxAttempts) {
         await this.options.onDead(job, error);
-        await db.delete(jobs).where(and(mine, eq(jobs.generation, job.generation)));
-        await db.update(jobs).set({ lockedUntil: null }).where(mine);
+        await db.delete(jobs).where(ours);
       } else {
-        await db
-          .update(jobs)
-          .set({ attempts, lockedUntil: null, lastError: error.message, runAt: this.now() + 1000 * 2 ** attempts })
-          .where(and(mine, eq(jobs.generation, job.generation)));
-        await db.update(jobs).set({ lockedUntil: null }).where(mine);
+        const runAt = this.now() + 1000 * 2 ** attempts;
+        await db.update(jobs).set({ attempts, lastError: error.message, runAt }).where(ours);
       }
     }
+    // A newer generation enqueued while this one ran keeps its row: release it for the next claim.
+    await db.update(jobs).set({ lockedUntil: null }).where(mine);
   }
 }
