@@ -48,7 +48,12 @@ export class DatasourceError extends Error {
   }
 }
 
+/** A fetched series; `name` says which one was used when the query returned several. */
+export interface FetchedSeries extends Series {
+  name?: string;
+}
+
 export interface Datasource {
   /** Returns the points with `fromMs <= t < toMs`, sorted by time (may be empty). */
-  query(source: MetricSource, fromMs: number, toMs: number, ctx: FetchContext): Promise<Series>;
+  query(source: MetricSource, fromMs: number, toMs: number, ctx: FetchContext): Promise<FetchedSeries>;
 }
