@@ -29,6 +29,11 @@ export const configSchema = z
     HASTIC_MAX_BODY_BYTES: z.coerce.number().int().positive().default(1_048_576),
     HASTIC_JOB_ATTEMPTS: z.coerce.number().int().min(1).max(20).default(5),
     HASTIC_LOG: z.enum(['json', 'silent']).default('json'),
+    HASTIC_DATASOURCE_ORIGINS: z
+      .string()
+      .default('')
+      .transform((list) => list.split(',').map((s) => s.trim()).filter(Boolean))
+      .pipe(z.array(z.url({ protocol: /^https?$/ }).transform((u) => new URL(u).origin))),
   })
   .transform((env) => ({
     port: env.HASTIC_PORT,
@@ -45,6 +50,8 @@ export const configSchema = z
     maxBodyBytes: env.HASTIC_MAX_BODY_BYTES,
     jobAttempts: env.HASTIC_JOB_ATTEMPTS,
     log: env.HASTIC_LOG,
+    /** Origins a datasource with an absolute `url` may reach directly, without Grafana. */
+    datasourceOrigins: env.HASTIC_DATASOURCE_ORIGINS,
   }));
 
 export type Config = z.output<typeof configSchema>;
