@@ -5,7 +5,7 @@
 import type { Series } from '../learn/detectors/types';
 import { seriesFromPoints } from '../learn/series';
 import { influxdb } from './influxdb';
-import { DatasourceError, type Datasource, type FetchContext, type MetricSource } from './types';
+import { DatasourceError, type Datasource, type FetchContext, type FetchedSeries, type MetricSource } from './types';
 
 export { DatasourceError } from './types';
 export type { Datasource, DatasourceErrorKind, DatasourceSpec, FetchContext, MetricSource } from './types';
@@ -80,7 +80,7 @@ export async function loadHistory(
   ds: Datasource,
   ctx: FetchContext,
   { nowMs, maxHistoryMs, chunkMs = WEEK_MS }: LoadHistoryOptions,
-): Promise<Series> {
+): Promise<FetchedSeries> {
   if (!(chunkMs > 0)) throw new RangeError(`chunkMs must be positive, got ${chunkMs}`);
   const oldest = nowMs - Math.max(0, maxHistoryMs);
   const chunks: Series[] = [];
@@ -93,7 +93,8 @@ export async function loadHistory(
     to = from;
   }
   if (chunks.length === 0) return { t: new Float64Array(0), v: new Float64Array(0) };
-  return concatSeries(chunks.reverse());
+  const name = (chunks[0] as FetchedSeries).name; // the newest chunk's choice of series
+  return { ...concatSeries(chunks.reverse()), name };
 }
 
 /**
