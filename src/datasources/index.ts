@@ -5,14 +5,23 @@
 import type { Series } from '../learn/detectors/types';
 import { seriesFromPoints } from '../learn/series';
 import { influxdb } from './influxdb';
+import { prometheus } from './prometheus';
 import { DatasourceError, type Datasource, type FetchContext, type FetchedSeries, type MetricSource } from './types';
 
 export { DatasourceError } from './types';
 export type { Datasource, DatasourceErrorKind, DatasourceSpec, FetchContext, MetricSource } from './types';
 export { ForbiddenOriginError, assertAllowedOrigin, grafanaOrigin } from './grafana';
 export { influxdb } from './influxdb';
+export { prometheus } from './prometheus';
 
-const DATASOURCES: Record<string, Datasource> = { influxdb };
+const DATASOURCES: Record<string, Datasource> = {
+  influxdb,
+  prometheus,
+  // VictoriaMetrics speaks Prometheus's query API; the ids of its Grafana plugins are accepted too.
+  victoriametrics: prometheus,
+  'victoriametrics-datasource': prometheus,
+  'victoriametrics-metrics-datasource': prometheus,
+};
 
 /** Datasource types `getDatasource` knows, in the order they are listed to users. */
 export const SUPPORTED_DATASOURCES = Object.keys(DATASOURCES);
