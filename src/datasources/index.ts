@@ -4,6 +4,7 @@
  */
 import type { Series } from '../learn/detectors/types';
 import { seriesFromPoints } from '../learn/series';
+import { graphite } from './graphite';
 import { influxdb } from './influxdb';
 import { prometheus } from './prometheus';
 import { DatasourceError, type Datasource, type FetchContext, type FetchedSeries, type MetricSource } from './types';
@@ -13,6 +14,7 @@ export type { Datasource, DatasourceErrorKind, DatasourceSpec, FetchContext, Met
 export { ForbiddenOriginError, assertAllowedOrigin, grafanaOrigin } from './grafana';
 export { influxdb } from './influxdb';
 export { prometheus } from './prometheus';
+export { graphite } from './graphite';
 
 const DATASOURCES: Record<string, Datasource> = {
   influxdb,
@@ -21,6 +23,7 @@ const DATASOURCES: Record<string, Datasource> = {
   victoriametrics: prometheus,
   'victoriametrics-datasource': prometheus,
   'victoriametrics-metrics-datasource': prometheus,
+  graphite,
 };
 
 /** Datasource types `getDatasource` knows, in the order they are listed to users. */
