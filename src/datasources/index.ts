@@ -4,15 +4,28 @@
  */
 import type { Series } from '../learn/detectors/types';
 import { seriesFromPoints } from '../learn/series';
+import { elasticsearch } from './elasticsearch';
+import { grafanaQuery, isGrafanaQueryUrl } from './grafana-query';
 import { graphite } from './graphite';
 import { influxdb } from './influxdb';
+import { influxdbFlux, isFluxSpec } from './influxdb-flux';
 import { prometheus } from './prometheus';
-import { DatasourceError, type Datasource, type FetchContext, type FetchedSeries, type MetricSource } from './types';
+import {
+  DatasourceError,
+  type Datasource,
+  type DatasourceSpec,
+  type FetchContext,
+  type FetchedSeries,
+  type MetricSource,
+} from './types';
 
 export { DatasourceError } from './types';
 export type { Datasource, DatasourceErrorKind, DatasourceSpec, FetchContext, MetricSource } from './types';
-export { ForbiddenOriginError, assertAllowedOrigin, grafanaOrigin } from './grafana';
+export { ForbiddenOriginError, assertAllowedOrigin, assertAllowedTarget, datasourceUrl, grafanaOrigin } from './grafana';
 export { influxdb } from './influxdb';
+export { grafanaQuery, isGrafanaQueryUrl } from './grafana-query';
+export { elasticsearch } from './elasticsearch';
+export { influxdbFlux, isFluxSpec } from './influxdb-flux';
 export { prometheus } from './prometheus';
 export { graphite } from './graphite';
 
@@ -24,19 +37,36 @@ const DATASOURCES: Record<string, Datasource> = {
   'victoriametrics-datasource': prometheus,
   'victoriametrics-metrics-datasource': prometheus,
   graphite,
+  // Grafana's unified query API (also chosen by a datasource.url ending in api/ds/query, any type).
+  grafana: grafanaQuery,
+  elasticsearch,
+  flux: influxdbFlux,
+  'influxdb-flux': influxdbFlux,
 };
 
 /** Datasource types `getDatasource` knows, in the order they are listed to users. */
 export const SUPPORTED_DATASOURCES = Object.keys(DATASOURCES);
 
 /**
- * The datasource for a Grafana datasource type (case-insensitive).
+ * The datasource for a unit: give it the whole `datasource` spec when you have it, since the URL
+ * decides before the type does —
+ *
+ * - `datasource.url` ending in `api/ds/query`: Grafana's unified query API (`grafana`), whatever the
+ *   type (a Grafana 10/11 panel's request, for any datasource plugin);
+ * - `type: 'influxdb'` with a Flux query (`params.query`/`data.query`/`dialect`, or a url ending in
+ *   `api/v2/query`): InfluxDB Flux;
+ * - otherwise by `type` (case-insensitive).
  *
  * @throws DatasourceError 'unsupported' for any other type.
  * @example
- * const series = await getDatasource(source.datasource.type).query(source, from, to, ctx);
+ * const series = await getDatasource(source.datasource).query(source, from, to, ctx);
  */
-export function getDatasource(type: string): Datasource {
+export function getDatasource(spec: string | DatasourceSpec): Datasource {
+  if (typeof spec === 'object' && spec !== null) {
+    if (isGrafanaQueryUrl(spec.url)) return grafanaQuery;
+    if (String(spec.type).toLowerCase() === 'influxdb' && isFluxSpec(spec)) return influxdbFlux;
+  }
+  const type = typeof spec === 'object' && spec !== null ? spec.type : spec;
   const key = String(type).toLowerCase();
   if (Object.hasOwn(DATASOURCES, key)) return DATASOURCES[key];
   throw new DatasourceError(

@@ -1,0 +1,397 @@
+/**
+ * Fast JSON parsing for metric answers that carry up to millions of points: the same result as
+ * `JSON.parse`, except that the big numeric arrays become typed arrays. Shared by the InfluxDB
+ * (row-major `values`) and Grafana data-frame (columnar `data.values`) adapters.
+ *
+ * Web APIs only: runs on Node and in workerd.
+ */
+
+/**
+ * The `values` of an InfluxDB series as parsed by `parseInfluxJson`: one Float64Array per column
+ * (`length` rows; null, missing and non-numeric cells are NaN, RFC3339 strings are epoch ms).
+ */
+export class ValueColumns {
+  constructor(
+    readonly length: number,
+    readonly columns: Float64Array[],
+  ) {}
+}
+
+const POW10 = Array.from({ length: 23 }, (_, k) => 10 ** k);
+
+function cellFromString(s: string): number {
+  const x = Number(s);
+  return x === x || s === 'NaN' ? x : Date.parse(s);
+}
+
+/** What `parseJsonFast` turns into typed arrays. */
+export interface FastJsonOptions {
+  /**
+   * Keys whose value, an array of arrays of scalars (rows), becomes a `ValueColumns` (InfluxDB's
+   * `"values"`). Strings in cells are read as numbers, or RFC3339 times in epoch ms; null is NaN.
+   */
+  rowKeys?: readonly string[];
+  /**
+   * Every array of numbers and nulls becomes a `Float64Array` (null -> NaN; Grafana data frames'
+   * columnar `data.values`). Arrays holding anything else, and empty arrays, stay plain arrays.
+   */
+  numberArrays?: boolean;
+}
+
+/**
+ * A JSON parser for large metric answers: same result as `JSON.parse`, except that the arrays
+ * `options` names become typed arrays (no per-row objects), which makes reading a million points
+ * several times faster and lighter on the GC than JSON.parse. Anything the fast path does not expect
+ * falls back to `JSON.parse` (which then decides whether the text is JSON).
+ *
+ * @example
+ * parseJsonFast('{"values":[[1,2],[3,null]]}', { rowKeys: ['values'] }) // { values: ValueColumns(2 rows) }
+ * parseJsonFast('{"v":[1,null,3]}', { numberArrays: true })            // { v: Float64Array [1, NaN, 3] }
+ */
+export function parseJsonFast(text: string, options: FastJsonOptions = {}): unknown {
+  try {
+    return parseColumnar(text, new Set(options.rowKeys ?? []), options.numberArrays === true);
+  } catch {
+    return JSON.parse(text);
+  }
+}
+
+function parseColumnar(text: string, rowKeys: ReadonlySet<string>, numberArrays: boolean): unknown {
+  const n = text.length;
+  let i = 0;
+  const fail = (): never => {
+    throw new SyntaxError(`unexpected character at ${i}`);
+  };
+  const ws = () => {
+    for (;;) {
+      const c = text.charCodeAt(i);
+      if (c === 32 || c === 10 || c === 13 || c === 9) i++;
+      else return;
+    }
+  };
+  const str = (): string => {
+    const start = ++i;
+    for (;;) {
+      const c = text.charCodeAt(i);
+      if (c === 34) {
+        i++;
+        return text.slice(start, i - 1);
+      }
+      if (c === 92) {
+        let j = i;
+        while (j < n) {
+          const d = text.charCodeAt(j);
+          if (d === 92) j += 2;
+          else if (d === 34) break;
+          else j++;
+        }
+        if (j >= n) fail();
+        const s = JSON.parse(text.slice(start - 1, j + 1)) as string;
+        i = j + 1;
+        return s;
+      }
+      if (!(c >= 32)) fail(); // control character or end of text
+      i++;
+    }
+  };
+  const num = (): number => {
+    const start = i;
+    let neg = false;
+    let c = text.charCodeAt(i);
+    if (c === 45) {
+      neg = true;
+      c = text.charCodeAt(++i);
+    }
+    if (!(c >= 48 && c <= 57)) fail();
+    let mant = 0;
+    let digits = 0;
+    let frac = 0;
+    while (c >= 48 && c <= 57) {
+      mant = mant * 10 + (c - 48);
+      digits++;
+      c = text.charCodeAt(++i);
+    }
+    if (c === 46) {
+      c = text.charCodeAt(++i);
+      if (!(c >= 48 && c <= 57)) fail();
+      while (c >= 48 && c <= 57) {
+        mant = mant * 10 + (c - 48);
+        digits++;
+        frac++;
+        c = text.charCodeAt(++i);
+      }
+    }
+    if (c === 101 || c === 69) {
+      c = text.charCodeAt(++i);
+      if (c === 43 || c === 45) c = text.charCodeAt(++i);
+      if (!(c >= 48 && c <= 57)) fail();
+      while (c >= 48 && c <= 57) c = text.charCodeAt(++i);
+      return Number(text.slice(start, i));
+    }
+    // Exact: mant < 2^53 and 10^frac is exact, so one division is correctly rounded (as JSON.parse).
+    if (digits > 15) return Number(text.slice(start, i));
+    const x = frac === 0 ? mant : mant / POW10[frac];
+    return neg ? -x : x;
+  };
+  const literal = (word: string, v: unknown): unknown => {
+    if (!text.startsWith(word, i)) fail();
+    i += word.length;
+    return v;
+  };
+  const value = (): unknown => {
+    ws();
+    const c = text.charCodeAt(i);
+    if (c === 123) return obj();
+    if (c === 91) return (numberArrays ? numbers() : null) ?? arr();
+    if (c === 34) return str();
+    if (c === 116) return literal('true', true);
+    if (c === 102) return literal('false', false);
+    if (c === 110) return literal('null', null);
+    return num();
+  };
+  const arr = (): unknown[] => {
+    i++;
+    const a: unknown[] = [];
+    ws();
+    if (text.charCodeAt(i) === 93) {
+      i++;
+      return a;
+    }
+    for (;;) {
+      a.push(value());
+      ws();
+      const c = text.charCodeAt(i++);
+      if (c === 44) continue;
+      if (c === 93) return a;
+      i--;
+      fail();
+    }
+  };
+  /**
+   * `[[cell, ...], ...]` straight into columns; null when the rows hold anything but scalars. The hot
+   * loop keeps its position in locals (`p`, `c`: no closure may capture them, or V8 moves them to the
+   * heap) and parses numbers and nulls inline.
+   */
+  const columns = (): ValueColumns | null => {
+    const start = i;
+    let p = i + 1;
+    let cap = 1024;
+    let rows = 0;
+    let cols: Float64Array[] = [];
+    let c = 0;
+    c = text.charCodeAt(p);
+    while (c === 32 || c === 10 || c === 13 || c === 9) c = text.charCodeAt(++p);
+    if (c === 93) {
+      i = p + 1;
+      return new ValueColumns(0, []);
+    }
+    for (;;) {
+      while (c === 32 || c === 10 || c === 13 || c === 9) c = text.charCodeAt(++p);
+      if (c !== 91) {
+        i = start;
+        return null;
+      }
+      c = text.charCodeAt(++p);
+      if (rows === cap) {
+        cap *= 2;
+        cols = cols.map((col) => {
+          const grown = new Float64Array(cap);
+          grown.set(col);
+          return grown;
+        });
+      }
+      let k = 0;
+      while (c === 32 || c === 10 || c === 13 || c === 9) c = text.charCodeAt(++p);
+      if (c !== 93) {
+        for (;;) {
+          while (c === 32 || c === 10 || c === 13 || c === 9) c = text.charCodeAt(++p);
+          let x: number;
+          if ((c >= 48 && c <= 57) || c === 45) {
+            // Number, inline (see num()).
+            const s0 = p;
+            let neg = false;
+            if (c === 45) {
+              neg = true;
+              c = text.charCodeAt(++p);
+            }
+            let mant = 0;
+            let digits = 0;
+            let frac = 0;
+            while (c >= 48 && c <= 57) {
+              mant = mant * 10 + (c - 48);
+              digits++;
+              c = text.charCodeAt(++p);
+            }
+            if (c === 46) {
+              c = text.charCodeAt(++p);
+              while (c >= 48 && c <= 57) {
+                mant = mant * 10 + (c - 48);
+                digits++;
+                frac++;
+                c = text.charCodeAt(++p);
+              }
+              if (frac === 0) fail();
+            }
+            if (digits === 0) fail();
+            if (c === 101 || c === 69 || digits > 15) {
+              i = s0;
+              x = num();
+              p = i;
+              c = text.charCodeAt(p);
+            } else {
+              x = frac === 0 ? mant : mant / POW10[frac];
+              if (neg) x = -x;
+            }
+          } else if (c === 110 && text.charCodeAt(p + 1) === 117 && text.charCodeAt(p + 2) === 108 && text.charCodeAt(p + 3) === 108) {
+            x = NaN;
+            p += 4;
+            c = text.charCodeAt(p);
+          } else if (c === 34 || c === 116 || c === 102) {
+            i = p;
+            const y = value();
+            x = typeof y === 'string' ? cellFromString(y) : y ? 1 : 0;
+            p = i;
+            c = text.charCodeAt(p);
+          } else {
+            i = start;
+            return null;
+          }
+          if (k === cols.length) {
+            const col = new Float64Array(cap);
+            col.fill(NaN, 0, rows);
+            cols.push(col);
+          }
+          cols[k++][rows] = x;
+          while (c === 32 || c === 10 || c === 13 || c === 9) c = text.charCodeAt(++p);
+          if (c === 44) {
+            c = text.charCodeAt(++p);
+            continue;
+          }
+          if (c === 93) break;
+          i = p;
+          fail();
+        }
+      }
+      c = text.charCodeAt(++p);
+      for (; k < cols.length; k++) cols[k][rows] = NaN;
+      rows++;
+      while (c === 32 || c === 10 || c === 13 || c === 9) c = text.charCodeAt(++p);
+      if (c === 44) {
+        c = text.charCodeAt(++p);
+        continue;
+      }
+      if (c === 93) break;
+      i = p;
+      fail();
+    }
+    i = p + 1;
+    return new ValueColumns(rows, cols.map((col) => col.subarray(0, rows)));
+  };
+  /** `[number|null, ...]` straight into a Float64Array; null (position unchanged) for anything else. */
+  const numbers = (): Float64Array | null => {
+    const start = i;
+    let p = i + 1;
+    let c = text.charCodeAt(p);
+    while (c === 32 || c === 10 || c === 13 || c === 9) c = text.charCodeAt(++p);
+    if (c === 93) return null;
+    let cap = 1024;
+    let out = new Float64Array(cap);
+    let m = 0;
+    for (;;) {
+      while (c === 32 || c === 10 || c === 13 || c === 9) c = text.charCodeAt(++p);
+      let x: number;
+      if ((c >= 48 && c <= 57) || c === 45) {
+        const s0 = p;
+        let neg = false;
+        if (c === 45) {
+          neg = true;
+          c = text.charCodeAt(++p);
+        }
+        let mant = 0;
+        let digits = 0;
+        let frac = 0;
+        while (c >= 48 && c <= 57) {
+          mant = mant * 10 + (c - 48);
+          digits++;
+          c = text.charCodeAt(++p);
+        }
+        if (c === 46) {
+          c = text.charCodeAt(++p);
+          while (c >= 48 && c <= 57) {
+            mant = mant * 10 + (c - 48);
+            digits++;
+            frac++;
+            c = text.charCodeAt(++p);
+          }
+          if (frac === 0) fail();
+        }
+        if (digits === 0) fail();
+        if (c === 101 || c === 69 || digits > 15) {
+          i = s0;
+          x = num();
+          p = i;
+          c = text.charCodeAt(p);
+        } else {
+          x = frac === 0 ? mant : mant / POW10[frac];
+          if (neg) x = -x;
+        }
+      } else if (c === 110 && text.charCodeAt(p + 1) === 117 && text.charCodeAt(p + 2) === 108 && text.charCodeAt(p + 3) === 108) {
+        x = NaN;
+        p += 4;
+        c = text.charCodeAt(p);
+      } else {
+        i = start;
+        return null;
+      }
+      if (m === cap) {
+        cap *= 2;
+        const grown = new Float64Array(cap);
+        grown.set(out);
+        out = grown;
+      }
+      out[m++] = x;
+      while (c === 32 || c === 10 || c === 13 || c === 9) c = text.charCodeAt(++p);
+      if (c === 44) {
+        c = text.charCodeAt(++p);
+        continue;
+      }
+      if (c === 93) break;
+      i = p;
+      fail();
+    }
+    i = p + 1;
+    return out.slice(0, m);
+  };
+  const obj = (): Record<string, unknown> => {
+    i++;
+    const o: Record<string, unknown> = {};
+    ws();
+    if (text.charCodeAt(i) === 125) {
+      i++;
+      return o;
+    }
+    for (;;) {
+      ws();
+      if (text.charCodeAt(i) !== 34) fail();
+      const k = str();
+      ws();
+      if (text.charCodeAt(i) !== 58) fail();
+      i++;
+      ws();
+      const v = rowKeys.has(k) && text.charCodeAt(i) === 91 ? (columns() ?? arr()) : value();
+      // Like JSON.parse: "__proto__" is an own property, not the prototype.
+      if (k === '__proto__') Object.defineProperty(o, k, { value: v, writable: true, enumerable: true, configurable: true });
+      else o[k] = v;
+      ws();
+      const c = text.charCodeAt(i++);
+      if (c === 44) continue;
+      if (c === 125) return o;
+      i--;
+      fail();
+    }
+  };
+  const out = value();
+  ws();
+  if (i !== n) fail();
+  return out;
+}
