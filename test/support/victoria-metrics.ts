@@ -51,8 +51,10 @@ export async function startVictoriaMetrics(): Promise<VictoriaMetrics> {
     return {
       url,
       async importSeries(series) {
-        const lines = series.map((s) =>
-          JSON.stringify({ metric: s.metric, values: Array.from(s.v, (x) => (Number.isFinite(x) ? x : String(x))), timestamps: Array.from(s.t) }),
+        // VictoriaMetrics reads bare NaN / Inf / -Inf in `values` (not valid JSON, but its format).
+        const num = (x: number) => (Number.isNaN(x) ? 'NaN' : x === Infinity ? 'Inf' : x === -Infinity ? '-Inf' : String(x));
+        const lines = series.map(
+          (s) => `{"metric":${JSON.stringify(s.metric)},"values":[${Array.from(s.v, num).join(',')}],"timestamps":[${Array.from(s.t).join(',')}]}`,
         );
         const res = await fetch(`${url}/api/v1/import`, { method: 'POST', body: lines.join('\n') });
         if (res.status !== 204 && !res.ok) throw new Error(`victoria-metrics import failed (${res.status}): ${await res.text()}`);
