@@ -6,7 +6,7 @@ import { markFailed, setDetectError } from '../db/anomalies';
 import type { Db } from '../db/client';
 import { anomalies, notifications, segments } from '../db/schema';
 import { insertDetections, labelsOf } from '../db/segments';
-import { assertAllowedOrigin } from '../datasources/grafana';
+import { assertAllowedTarget } from '../datasources/grafana';
 import { getDatasource, loadHistory } from '../datasources/index';
 import { DatasourceError, type FetchContext, type MetricSource } from '../datasources/types';
 import type { Logger } from '../log';
@@ -73,7 +73,7 @@ function fetchContext(deps: JobDeps): FetchContext {
 
 async function learn(deps: JobDeps, anomaly: Anomaly): Promise<'done' | 'stale'> {
   const { db, config } = deps;
-  assertAllowedOrigin(anomaly.panelUrl, config.grafanaUrl);
+  assertAllowedTarget(sourceOf(anomaly), config);
   const started = deps.now();
   const series = await loadHistory(sourceOf(anomaly), getDatasource(anomaly.datasource.type), fetchContext(deps), {
     nowMs: started,
@@ -131,7 +131,7 @@ async function learn(deps: JobDeps, anomaly: Anomaly): Promise<'done' | 'stale'>
 async function detect(deps: JobDeps, anomaly: Anomaly): Promise<'done' | 'stale'> {
   const { db, config } = deps;
   if (anomaly.status !== 'ready' || !anomaly.model || !anomaly.alertEnabled) return 'stale';
-  assertAllowedOrigin(anomaly.panelUrl, config.grafanaUrl);
+  assertAllowedTarget(sourceOf(anomaly), config);
   const now = deps.now();
   const model = anomaly.model;
   const detector = getDetector(model.type);

@@ -1,7 +1,7 @@
 import { Hono } from 'hono';
 import { z } from 'zod';
 import { deleteAnomaly, insertAnomaly, listAnomalies, nameKey, type Anomaly } from '../db/anomalies';
-import { assertAllowedOrigin } from '../datasources/grafana';
+import { ForbiddenOriginError, assertAllowedTarget } from '../datasources/grafana';
 import { getDatasource } from '../datasources/index';
 import { DatasourceError } from '../datasources/types';
 import { ApiError, invalidInput } from '../http/errors';
@@ -85,8 +85,14 @@ export const anomalyRoutes = new Hono<AppEnv>()
     } else {
       pattern = detectorFromName(body.name) ?? null;
     }
-    rejectAs('datasource.type', () => getDatasource(body.datasource.type));
-    rejectAs('panelUrl', () => assertAllowedOrigin(body.panelUrl, config.grafanaUrl));
+    rejectAs('datasource.type', () => getDatasource(body.datasource));
+    try {
+      assertAllowedTarget({ panelUrl: body.panelUrl, datasource: body.datasource, targets: body.metric.targets }, config);
+    } catch (error) {
+      // 400 naming the refused field: `panelUrl` (not GRAFANA_URL) or `datasource.url` (not an allowed origin).
+      if (error instanceof ForbiddenOriginError) throw badField(error.field, error.message);
+      throw error;
+    }
     const id = crypto.randomUUID();
     const at = now();
     const created = await insertAnomaly(db, {
