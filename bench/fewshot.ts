@@ -3,7 +3,7 @@
  * learns each detector type from the revealed segments and scores event precision / recall / F1 on the
  * rest, on NAB and on synthetic recurring shapes over the NAB series. Prints JSON, then tables.
  *
- *   npm run bench -- fewshot [nab|synthetic|all] [k,...]
+ *   npm run bench -- fewshot [nab|synthetic|all] [k,...] [shape,...]
  *
  * "best (selected)" picks one type per series from the revealed part only: fewest training false alarms
  * plus, for k >= 2, leave-one-out misses on the revealed windows; ties go to the type the labeled
@@ -115,6 +115,7 @@ function table(title: string, rows: [string, Summary][]): string {
 export default async function fewshot(args: string[]): Promise<void> {
   const which = args[0] ?? 'all';
   const ks = (args[1] ?? '1,2').split(',').map(Number);
+  const shapes = args[2] ? SHAPES.filter((s) => args[2].split(',').includes(s)) : SHAPES;
   const files = loadNab();
   const report: Record<string, unknown> = {};
   const tables: string[] = [];
@@ -134,7 +135,7 @@ export default async function fewshot(args: string[]): Promise<void> {
     if (which === 'all' || which === 'synthetic') {
       const rows: [string, Summary][] = [];
       const perShape: Record<string, unknown> = {};
-      for (const shape of SHAPES) {
+      for (const shape of shapes) {
         const cases = files.map((f) => syntheticCase(f, shape));
         const results = cases.map((c) => evaluateCase(c, k, TYPES));
         const own = summarize(results.map((r) => r.counts[shape]));

@@ -28,15 +28,32 @@ function hash(s: string): number {
   return h >>> 0;
 }
 
-/** Robust scale of the series: the larger of 8 noise sigmas (from neighbour differences) and a quarter of the 5-95% spread. */
+/**
+ * Height of the inserted shapes, so a person would see them anywhere on the series: the largest of 8
+ * noise sigmas (from the median neighbour difference), 6 mean neighbour differences (series that sit
+ * still and then jitter, like quantized CPU metrics, have a median difference of 0), 6 mean neighbour
+ * differences of the noisiest tenth of the day, and a quarter of the 5-95% spread.
+ */
 function shapeHeight(v: Float64Array): number {
   const d: number[] = [];
   for (let i = 1; i < v.length; i++) if (Number.isFinite(v[i]) && Number.isFinite(v[i - 1])) d.push(Math.abs(v[i] - v[i - 1]));
+  const meanDiff = d.length ? d.reduce((a, b) => a + b, 0) / d.length : 0;
+  const inOrder = d.slice();
   d.sort((a, b) => a - b);
-  const sigma = d.length ? (1.4826 * d[d.length >> 1]) / Math.SQRT2 : 0;
+  const sigma = d.length ? Math.max((1.4826 * d[d.length >> 1]) / Math.SQRT2, (6 / 8) * meanDiff) : 0;
+  // Noise changes over the day: shapes must also stand out where it is high (90th percentile of the
+  // mean neighbour difference over 48-point blocks).
+  const blocks: number[] = [];
+  for (let b = 0; b + 48 <= d.length; b += 48) {
+    let sum = 0;
+    for (let i = b; i < b + 48; i++) sum += inOrder[i];
+    blocks.push(sum / 48);
+  }
+  blocks.sort((a, b) => a - b);
+  const noisyHours = blocks.length ? blocks[Math.floor(0.9 * (blocks.length - 1))] : 0;
   const s = Array.from(v).filter(Number.isFinite).sort((a, b) => a - b);
   const spread = s.length ? s[Math.floor(0.95 * (s.length - 1))] - s[Math.floor(0.05 * (s.length - 1))] : 0;
-  const h = Math.max(8 * sigma, 0.25 * spread);
+  const h = Math.max(8 * sigma, 6 * noisyHours, 0.25 * spread);
   return h > 0 ? h : 1;
 }
 
@@ -71,8 +88,11 @@ export function syntheticCase(f: NabFile, shape: Shape): FewShotCase {
   const labels: number[] = [];
   const jitter = (spread: number) => 1 + spread * (2 * next() - 1);
   for (let k = 0; k < OCCURRENCES; k++) {
-    const c = from + k * slot + Math.floor(0.3 * slot);
-    const d = from + k * slot + Math.floor(0.7 * slot);
+    // A level shift must last well beyond its transition to be one: steps start early in their slot
+    // and the distractors sit on the new level until the step back at the end of the slot.
+    const stepShape = shape === 'jump' || shape === 'drop';
+    const c = from + k * slot + Math.floor((stepShape ? 0.1 : 0.3) * slot);
+    const d = from + k * slot + Math.floor((stepShape ? 0.85 : 0.7) * slot);
     const h = h0 * jitter(0.3);
     const extra = h * 0.1 * next(); // extra noise on the shape, up to 10% of its height
     let w = 0;
@@ -110,13 +130,13 @@ export function syntheticCase(f: NabFile, shape: Shape): FewShotCase {
         break;
       case 'jump':
         step(v, d, -h, 2); // back down, so the level stays put
-        triangle(v, d - Math.floor(0.2 * slot), dh, 12);
-        triangle(v, d + Math.floor(0.2 * slot), -dh, 12);
+        triangle(v, d - Math.floor(0.4 * slot), dh, 12);
+        triangle(v, d - Math.floor(0.25 * slot), -dh, 12);
         break;
       case 'drop':
         step(v, d, h, 2);
-        triangle(v, d - Math.floor(0.2 * slot), dh, 12);
-        triangle(v, d + Math.floor(0.2 * slot), -dh, 12);
+        triangle(v, d - Math.floor(0.4 * slot), dh, 12);
+        triangle(v, d - Math.floor(0.25 * slot), -dh, 12);
         break;
       case 'general':
         triangle(v, d, dh, 40); // one wide hump

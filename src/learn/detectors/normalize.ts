@@ -41,3 +41,29 @@ export function signedNormalizedValues(v: Float64Array, sign: 1 | -1, from: numb
  * locally flat series yields large but finite scores instead of Infinity or NaN.
  */
 export const NOISE_FLOOR = 1e-9;
+
+/**
+ * Half the range that `normalizedValues(v, from, to)` maps onto [-1, 1] (0 when it maps everything to
+ * 0): multiply a normalized height by it to get value units, divide a value-unit height by it to get
+ * normalized units. Models store heights in value units, so a scan that normalizes a different part of
+ * the series (detection from `fromIndex`) still compares like with like.
+ */
+export function normalizationHalfRange(v: Float64Array, from = 0, to = v.length): number {
+  let min = Infinity;
+  let max = -Infinity;
+  for (let i = from; i < to; i++) {
+    const x = v[i];
+    if (x < min) min = x;
+    if (x > max) max = x;
+  }
+  const half = max / 2 - min / 2;
+  return half > 0 && Number.isFinite(half) ? half : 0;
+}
+
+/** A value-unit height in the units of `normalizedValues(v, from)`; 0 when that map is degenerate. */
+export function heightInNormalizedUnits(height: number, v: Float64Array, from: number): number {
+  const half = normalizationHalfRange(v, from, v.length);
+  if (!(half > 0) || !(height > 0)) return 0;
+  const h = height / half;
+  return Number.isFinite(h) ? h : 0;
+}

@@ -6,30 +6,40 @@ import {
   fitBandToNegatives,
 } from './candidates';
 import { labelIndexRanges, median, mergedSpans, requirePositiveLabels } from './label-ranges';
-import { NOISE_FLOOR, signedNormalizedValues } from './normalize';
+import { heightInNormalizedUnits, NOISE_FLOOR, normalizationHalfRange, signedNormalizedValues } from './normalize';
 import { SlidingWindowStats } from './sliding-window-stats';
 import { LearningError, type Detection, type Labels, type Model, type Series, type Span } from './types';
 
 /**
- * Shared maths of the peak and trough detectors. A spike's score at point i is its height over the
- * local baseline in units of local noise: (core - level) / noise, where core is the mean of the
- * 2 * coreRadius + 1 points around i (a matched filter for the spike's top). Level is the higher of the means of
- * two side windows that skip `halfExclusion` points around i (so the spike does not raise its own
- * baseline, and a step, whose higher side is level with it, scores about zero); noise is the mean
- * absolute difference of neighbours in both windows, which ignores level and slow trends.
+ * Shared maths of the peak and trough detectors. At point i, `core` is the mean of the 2 * coreRadius + 1
+ * points around it (a matched filter for the spike's top) and `level` the mean of two side windows that
+ * skip `halfExclusion` points on each side (so the spike does not raise its own baseline). Because the
+ * side windows are symmetric, their mean is the linear interpolation of the baseline at i: a spike on a
+ * trend or a seasonal slope keeps its height. A step is told apart by its sides: the spike must also
+ * rise by `STEP_SHARE` of its height over the higher side, and a step's edge rises over it by about nothing.
+ *
+ * A spike is judged on two ratios, both like the labeled ones: its height in value units (so a sibling
+ * in a noisier hour of the day is still found, and on a noise-free series the score does not explode)
+ * and its height over local noise (mean absolute difference of neighbours in wider side windows,
+ * which ignores level and slow trends), so noise alone does not pass. The score is the smaller of the
+ * two ratios over their thresholds; 1 passes.
  * A candidate is the highest point of a run of scores over the threshold; it is kept when its width at
  * half height is like the labeled ones.
  */
 export interface SpikeModel extends Model {
   type: 'peak' | 'trough';
-  version: 1;
+  version: 2;
   /** Points skipped on each side of the scored point before the side windows start. */
   halfExclusion: number;
   /** Length in points of each side window. */
   sideWindow: number;
   /** Radius of the spike's core, averaged before scoring (2r + 1 points). */
   coreRadius: number;
-  /** Minimum score (core height over local noise). */
+  /** Height (value units) that scores 1 on the height ratio. */
+  unitHeight: number;
+  /** Height over local noise that scores 1 on the noise ratio. */
+  unitSnr: number;
+  /** Minimum score (1 unless a removed detection raised it). */
   threshold: number;
   /** Maximum score, set when a removed detection was taller than every labeled spike; null = none. */
   maxScore: number | null;
@@ -42,17 +52,25 @@ export interface SpikeModel extends Model {
   excluded: Span[];
 }
 
-const SPIKE_VERSION = 1;
-/** Share of the weakest labeled spike's score a detection must reach (siblings vary by about ±30%). */
+const SPIKE_VERSION = 2;
+/**
+ * Share of the lowest labeled spike's height a detection must reach: siblings vary by about ±30%, so
+ * the lowest sibling can be 0.7 / 1.3 = 0.54 of the lowest label; 0.4 leaves room for noise on top.
+ */
 const THRESHOLD_SHARE = 0.4;
 /** Noise is estimated over side windows this many times longer than the level's: a steadier scale. */
 const NOISE_SPAN = 4;
 /**
- * Score that noise alone almost never reaches (about 6 standard deviations of Gaussian noise at one
- * point); the threshold is raised towards it, but never above 90% of the weakest labeled spike.
+ * Height over noise that noise alone almost never reaches (about 6 standard deviations of Gaussian
+ * noise at one point); the noise ratio's unit, unless the weakest labeled spike is closer to noise.
  */
 const NOISE_SCORE = 5.5;
-
+/**
+ * A spike must rise over the higher of its two sides by this share of the unit height, and of the
+ * noise ratio's unit in noise units. A step's edge rises over its higher side by about nothing (noise);
+ * a spike on a seasonal slope or on the edge of a daily step still clears it by most of its own height.
+ */
+const STEP_SHARE = 0.5;
 
 /** Mean of the finite values in [i - r, i + r] (NaN when none): the spike's smoothed core. */
 function coreMeanAt(x: Float64Array, i: number, r: number): number {
@@ -67,8 +85,8 @@ function coreMeanAt(x: Float64Array, i: number, r: number): number {
   return count > 0 ? sum / count : NaN;
 }
 
-/** Score and baseline level at `i`, computed directly (O(sideWindow)); used while learning. */
-function spikeScoreAt(x: Float64Array, i: number, m: SpikeModel): { score: number; level: number } {
+/** Height over the interpolated baseline, that height over noise, and the baseline at `i` (O(sideWindow)). */
+function spikeAt(x: Float64Array, i: number, m: SpikeModel): { height: number; snr: number; level: number } {
   const h = m.halfExclusion;
   const B = m.sideWindow;
   const left = new SlidingWindowStats(x);
@@ -79,26 +97,23 @@ function spikeScoreAt(x: Float64Array, i: number, m: SpikeModel): { score: numbe
   right.moveTo(i + h + 1, i + h + 1 + B);
   noiseLeft.moveTo(i - h - NOISE_SPAN * B, i - h);
   noiseRight.moveTo(i + h + 1, i + h + 1 + NOISE_SPAN * B);
-  const level = sideLevel(left, right, minSideCount(B));
+  const minCount = minSideCount(B);
   const core = coreMeanAt(x, i, m.coreRadius);
-  if (level !== level || core !== core) return { score: -Infinity, level: NaN };
-  return { score: (core - level) / sideNoise(noiseLeft, noiseRight), level };
+  if (left.count < minCount || right.count < minCount || core !== core) return { height: -Infinity, snr: -Infinity, level: NaN };
+  const l = left.sum / left.count;
+  const r = right.sum / right.count;
+  const level = (l + r) / 2;
+  const noise = sideNoise(noiseLeft, noiseRight);
+  const high = core - (l > r ? l : r);
+  // While learning, the unit height is not known yet: a labeled spike must rise over its higher side
+  // by STEP_SHARE of its height over the baseline.
+  const height = high >= STEP_SHARE * (core - level) ? core - level : -Infinity;
+  return { height, snr: height / noise, level };
 }
 
 /** Each side window must hold this many values: a spike is only judged once both sides are known. */
 function minSideCount(B: number): number {
   return Math.max(1, Math.ceil(B / 4));
-}
-
-/**
- * The higher of the two side means (NaN when a side is too empty). Measuring the spike above the
- * higher side makes a step score about zero at its edge, so level shifts are not taken for spikes.
- */
-function sideLevel(left: SlidingWindowStats, right: SlidingWindowStats, minCount: number): number {
-  if (left.count < minCount || right.count < minCount) return NaN;
-  const l = left.sum / left.count;
-  const r = right.sum / right.count;
-  return l > r ? l : r;
 }
 
 function sideNoise(left: SlidingWindowStats, right: SlidingWindowStats): number {
@@ -108,8 +123,9 @@ function sideNoise(left: SlidingWindowStats, right: SlidingWindowStats): number 
 }
 
 /**
- * Width at half height of the spike at `p` over `level`, on core means (smoothed like the score);
- * stops counting past `limit` per side.
+ * Width at half height of the spike at `p` over `level`: the height is the core mean's (smoothed like
+ * the score), the walk goes over raw values (gaps do not end it), so a one-point blip, which smoothing
+ * would widen to the core's width, keeps its width of one. Stops counting past `limit` per side.
  */
 function widthAtHalfHeight(
   x: Float64Array,
@@ -118,16 +134,26 @@ function widthAtHalfHeight(
   r: number,
   limit: number,
 ): { l: number; r: number } {
-  const half = (coreMeanAt(x, p, r) - level) / 2;
+  const cut = level + (coreMeanAt(x, p, r) - level) / 2;
   let lo = p;
-  while (lo > 0 && p - lo <= limit && coreMeanAt(x, lo - 1, r) - level >= half) lo--;
+  while (lo > 0 && p - lo <= limit && !(x[lo - 1] < cut)) lo--;
   let hi = p;
-  while (hi < x.length - 1 && hi - p <= limit && coreMeanAt(x, hi + 1, r) - level >= half) hi++;
+  while (hi < x.length - 1 && hi - p <= limit && !(x[hi + 1] < cut)) hi++;
   return { l: lo, r: hi };
 }
 
-/** Scans `x` from `start`, adding candidates whose raw score is stored as their confidence. */
-function scanSpikes(x: Float64Array, m: SpikeModel, start: number, threshold: number, out: Candidates): void {
+/**
+ * Scans `x` from `start`, adding candidates whose score is stored as their confidence. `unitHeight` is
+ * the model's unit height in the units of `x`.
+ */
+function scanSpikes(
+  x: Float64Array,
+  m: SpikeModel,
+  unitHeight: number,
+  start: number,
+  threshold: number,
+  out: Candidates,
+): void {
   const n = x.length;
   const h = m.halfExclusion;
   const B = m.sideWindow;
@@ -140,6 +166,8 @@ function scanSpikes(x: Float64Array, m: SpikeModel, start: number, threshold: nu
   const NB = NOISE_SPAN * B;
   const limit = m.maxWidth;
   const minCount = minSideCount(B);
+  const invHeight = unitHeight > 0 ? 1 / unitHeight : Infinity;
+  const invSnr = 1 / m.unitSnr;
   // A run of scores over the threshold ends after this many points below it (noise dips).
   const patience = rc + 1;
   let inRun = false;
@@ -158,14 +186,28 @@ function scanSpikes(x: Float64Array, m: SpikeModel, start: number, threshold: nu
   for (let i = start < 0 ? 0 : start; i < n; i++) {
     left.moveTo(i - h - B, i - h);
     right.moveTo(i + h + 1, i + h + 1 + B);
-    noiseLeft.moveTo(i - h - NB, i - h);
-    noiseRight.moveTo(i + h + 1, i + h + 1 + NB);
     core.moveTo(i - rc, i + rc + 1);
-    const level = sideLevel(left, right, minCount);
-    const s =
-      x[i] === x[i] && core.count > 0 && level === level
-        ? (core.sum / core.count - level) / sideNoise(noiseLeft, noiseRight)
-        : -Infinity;
+    let s = -Infinity;
+    let level = NaN;
+    if (x[i] === x[i] && core.count > 0 && left.count >= minCount && right.count >= minCount) {
+      const c = core.sum / core.count;
+      const l = left.sum / left.count;
+      const r = right.sum / right.count;
+      level = (l + r) / 2;
+      const height = c - level;
+      // Cheap tests first: most points are nowhere near a spike, and skip the noise windows' upkeep.
+      if (height * invHeight >= threshold && (c - (l > r ? l : r)) * invHeight >= STEP_SHARE) {
+        noiseLeft.moveTo(i - h - NB, i - h);
+        noiseRight.moveTo(i + h + 1, i + h + 1 + NB);
+        const noise = sideNoise(noiseLeft, noiseRight);
+        // Over the higher side too, a spike stands clear of noise (a step's edge only by chance).
+        if ((c - (l > r ? l : r)) * invSnr >= STEP_SHARE * noise) {
+          const snr = (height / noise) * invSnr;
+          const a = height * invHeight;
+          s = a < snr ? a : snr;
+        }
+      }
+    }
     if (s >= threshold) {
       if (!inRun || s > bestS) {
         bestS = s;
@@ -186,6 +228,7 @@ export function learnSpike(type: 'peak' | 'trough', series: Series, labels: Labe
   const pos = labelIndexRanges(series, labels.positive, 'positive');
   const neg = labelIndexRanges(series, labels.negative, 'negative');
   const x = signedNormalizedValues(series.v, sign, 0);
+  const half = normalizationHalfRange(series.v);
 
   const widths = pos.map((r) => r.to - r.from + 1);
   const h = Math.min(5000, Math.max(1, Math.ceil(Math.max(...widths) / 2)));
@@ -197,51 +240,55 @@ export function learnSpike(type: 'peak' | 'trough', series: Series, labels: Labe
     halfExclusion: h,
     sideWindow: Math.max(2 * h + 2, 10),
     coreRadius,
-    threshold: 0,
+    unitHeight: 0,
+    unitSnr: 1,
+    threshold: 1,
     maxScore: null,
     minWidth: 1,
     maxWidth: 1,
     segmentHalfWidth: Math.max(1, Math.round(median(widths) / 2)),
     excluded: mergedSpans([...labels.positive, ...labels.negative]),
   };
-  const scores: number[] = [];
+  const heights: number[] = [];
+  const snrs: number[] = [];
   const spikeWidths: number[] = [];
   for (const r of pos) {
+    // The labeled spike's top: the highest point over its own baseline within the label.
+    let best: ReturnType<typeof spikeAt> | null = null;
     let p = -1;
-    let top = -Infinity;
     for (let i = r.from; i <= r.to; i++) {
-      const c = coreMeanAt(x, i, coreRadius);
-      if (c > top) {
-        top = c;
+      if (x[i] !== x[i]) continue;
+      const s = spikeAt(x, i, model);
+      if (s.height > 0 && (!best || s.height > best.height)) {
+        best = s;
         p = i;
       }
     }
-    if (p < 0) continue;
-    const { score, level } = spikeScoreAt(x, p, model);
-    if (!(score > 0)) continue;
-    const { l, r: rr } = widthAtHalfHeight(x, p, level, coreRadius, 4 * h + 4);
-    scores.push(score);
+    if (!best) continue;
+    const { l, r: rr } = widthAtHalfHeight(x, p, best.level, coreRadius, 4 * h + 4);
+    heights.push(best.height);
+    snrs.push(best.snr);
     spikeWidths.push(rr - l + 1);
   }
-  if (scores.length === 0) {
+  if (heights.length === 0 || !(half > 0)) {
     throw new LearningError(
       `None of the labeled segments ${type === 'peak' ? 'rises above' : 'dips below'} its surroundings; ` +
         `label segments that contain a ${type}.`,
     );
   }
-  const minPos = Math.min(...scores);
-  const maxPos = Math.max(...scores);
   // Noise in a core mean of 2r + 1 points is smaller by sqrt(2r + 1).
   const noiseScore = NOISE_SCORE / Math.sqrt(2 * coreRadius + 1);
-  model.threshold = Math.max(THRESHOLD_SHARE * minPos, Math.min(0.9 * minPos, noiseScore));
+  model.unitHeight = THRESHOLD_SHARE * Math.min(...heights) * half;
+  model.unitSnr = Math.min(0.9 * Math.min(...snrs), noiseScore);
   model.minWidth = Math.max(1, Math.floor(Math.min(...spikeWidths) / 2));
   model.maxWidth = Math.ceil(Math.max(...spikeWidths) * 2) + 1;
 
   if (neg.length > 0) {
     // Find what detection would report, then move the score band past the removed detections.
+    const scores = heights.map((hh, j) => Math.min(hh / (model.unitHeight / half), snrs[j] / model.unitSnr));
     const c = new Candidates();
-    scanSpikes(x, model, 0, model.threshold, c);
-    fitBandToNegatives(model, c, neg, minPos, maxPos);
+    scanSpikes(x, model, model.unitHeight / half, 0, model.threshold, c);
+    fitBandToNegatives(model, c, neg, Math.min(...scores), Math.max(...scores));
   }
   return model;
 }
@@ -260,7 +307,7 @@ export function detectSpikes(m: SpikeModel, series: Series, fromIndex = 0): Dete
   const base = Math.max(0, from - 2 * ctx);
   const x = signedNormalizedValues(series.v, m.type === 'peak' ? 1 : -1, base);
   const c = new Candidates();
-  scanSpikes(x, m, from - ctx - base, m.threshold, c);
+  scanSpikes(x, m, heightInNormalizedUnits(m.unitHeight, series.v, base), from - ctx - base, m.threshold, c);
   for (let j = 0; j < c.confidence.length; j++) c.confidence[j] = confidenceFromMargin(c.confidence[j] / m.threshold);
   return finalizeDetections(series, base, c, from, m.excluded);
 }
