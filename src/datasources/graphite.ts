@@ -115,6 +115,21 @@ export function parseGraphiteResponse(body: unknown, fromMs = -Infinity, toMs = 
 }
 
 /**
+ * graphite-web answers a bad target with 400 and a one-line plain-text reason labelled `text/html`
+ * ("Invalid parameters (Received request for unknown function: foo)"). Relabel such a body as text so
+ * `fetchWithTimeout` puts the reason in the error message instead of dropping it as an HTML page.
+ */
+function keepPlainErrors(doFetch: typeof fetch): typeof fetch {
+  return async (input, init) => {
+    const res = await doFetch(input, init);
+    if (res.status < 400 || res.status >= 500 || !/html/i.test(res.headers.get('content-type') ?? '')) return res;
+    const text = await res.text();
+    const type = /^\s*</.test(text) ? (res.headers.get('content-type') ?? 'text/html') : 'text/plain; charset=utf-8';
+    return new Response(text, { status: res.status, statusText: res.statusText, headers: { 'content-type': type } });
+  };
+}
+
+/**
  * The `graphite` datasource: the points with `fromMs <= t < toMs`; with several series (a wildcard
  * target), the one `selectSeries` picks (its `name` set).
  *
@@ -129,7 +144,7 @@ export const graphite: Datasource = {
     const empty = { t: new Float64Array(0), v: new Float64Array(0) };
     if (!(toMs > fromMs)) return empty;
     const { url, init } = graphiteRequest(source, fromMs, toMs, ctx);
-    const body = await fetchWithTimeout(url, init, ctx, parseGraphiteJson);
+    const body = await fetchWithTimeout(url, init, { ...ctx, fetch: keepPlainErrors(ctx.fetch) }, parseGraphiteJson);
     const refId = graphiteTargetOf(source)?.refId;
     const candidates = parseGraphiteResponse(body, fromMs, toMs).map((s) => (typeof refId === 'string' ? { ...s, refId } : s));
     const chosen = selectSeries(candidates, source.targets);

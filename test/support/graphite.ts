@@ -94,7 +94,7 @@ export async function startGraphite(): Promise<GraphiteServer> {
     const proc = spawnServer(GRAPHITE_PYTHON, ['-m', 'django', 'runserver', `127.0.0.1:${port}`, '--noreload'], env);
     const url = `http://127.0.0.1:${port}`;
     try {
-      await waitReady(`${url}/metrics/find?query=*`, proc.child, proc.output, 'graphite-web');
+      await waitReady(`${url}/render?target=hastic.ready&format=json`, proc.child, proc.output, 'graphite-web');
     } catch (e) {
       last = e;
       await proc.stop();
