@@ -6,38 +6,36 @@ import {
   thresholdPastNegative,
 } from './candidates';
 import { labelIndexRanges, mergedSpans } from './label-ranges';
+import { type AnomalyScanSettings, DEFAULT_SCAN_SETTINGS, SCORE_SETTINGS, scanAnomaly, sparseOnsets } from './anomaly-scores';
 import type { Detection, Detector, Labels, Model, Series, Span } from './types';
 
 /**
- * Unsupervised, causal anomaly detection: each point is compared with an exponentially weighted
- * level of the points before it, in units of an exponentially weighted mean absolute residual (the
- * adaptive scale). A point is anomalous when |residual| > threshold * scale. Updates use the residual
- * clipped at threshold * scale, so one outlier barely moves level and scale, while a lasting level
- * shift is absorbed within a few dozen points (the scale grows geometrically until it fits).
- * A point's verdict depends only on earlier points. Labels are optional: positives can lower the
- * threshold, removed detections raise it (and are filtered out as a last resort).
+ * Unsupervised, causal anomaly detection (see `anomaly-scores.ts` for the views): each point is
+ * compared with what the points before it predict, the recent level or, when the data has a daily
+ * rhythm, the same time yesterday; a point is anomalous when |residual| > threshold * scale under
+ * every view in use. A point's verdict depends only on earlier points. Labels are optional: positives
+ * can lower the threshold, removed detections raise it (and are filtered out as a last resort).
+ * `anomalyScores` gives a per-point score for ranking and benchmarks.
  */
-export interface AnomalyModel extends Model {
+export interface AnomalyModel extends Model, AnomalyScanSettings {
   type: 'anomaly';
-  version: 1;
-  /** Weight of the newest point in the level. */
-  levelAlpha: number;
-  /** Weight of the newest residual in the scale. */
-  scaleAlpha: number;
+  version: 2;
   /** Residual over scale above which a point is anomalous. */
   threshold: number;
-  /** Points seen before any verdict (the level and scale settle on them). */
-  warmup: number;
+  /** Points per day of the learned series (median step), for the daily view's context; 0 when unknown. */
+  pointsPerDay: number;
   /** Labeled positives and removed detections, sorted and merged: never reported. */
   excluded: Span[];
 }
 
-const ANOMALY_VERSION = 1;
+const ANOMALY_VERSION = 2;
 const DEFAULT_THRESHOLD = 6;
 const MIN_THRESHOLD = 3;
 const MAX_THRESHOLD = 1e6;
 /** Anomalous points at most this many points apart form one segment (a shift flickers as it settles). */
 const MERGE_GAP = 5;
+/** The daily view needs a day of points before the scan start; beyond this many it is left out of the context. */
+const MAX_DAY_CONTEXT = 100_000;
 
 /**
  * Values scaled by the power of two that brings the first finite one near 1: exact (so verdicts are
@@ -59,63 +57,51 @@ function causallyScaled(v: Float64Array, from: number): Float64Array {
   return x;
 }
 
-/**
- * Runs the model over `x` from `start`, calling `onPoint(i, z)` for every finite point with a verdict
- * (z = |residual| / scale; Infinity on a flat history broken by a change).
- */
-function scanResiduals(x: Float64Array, m: AnomalyModel, start: number, onPoint: (i: number, z: number) => void): void {
-  const n = x.length;
-  const k = m.threshold;
-  let level = 0;
-  let scale = 0;
-  let seen = 0;
-  for (let i = Math.max(0, start); i < n; i++) {
-    const xi = x[i];
-    if (xi !== xi) continue;
-    if (seen === 0) {
-      level = xi;
-      seen = 1;
-      continue;
-    }
-    const r = xi - level;
-    const ar = Math.abs(r);
-    if (seen >= m.warmup) {
-      const z = ar === 0 ? 0 : scale > 0 ? ar / scale : Infinity;
-      onPoint(i, z);
-    }
-    // Clip the update so an outlier barely moves the state; on a flat history (scale 0) take the change.
-    const limit = k * scale;
-    const rc = scale > 0 && ar > limit ? (r > 0 ? limit : -limit) : r;
-    seen++;
-    if (seen <= m.warmup) {
-      // Running means while warming up: the first points weigh as much as the later ones.
-      level += r / seen;
-      scale += (ar - scale) / (seen - 1);
-    } else {
-      level += m.levelAlpha * rc;
-      scale += m.scaleAlpha * (Math.abs(rc) - scale);
-    }
-  }
+/** z of every point of `series` from `base` (see `scanAnomaly`), indexed from `base`. */
+function zFrom(series: Series, m: AnomalyModel, base: number): Float64Array {
+  const x = causallyScaled(series.v, base);
+  const z = new Float64Array(x.length);
+  scanAnomaly(base === 0 ? series.t : series.t.subarray(base), x, m, z);
+  return z;
 }
 
-function defaultModel(excluded: Span[]): AnomalyModel {
+/**
+ * Runs the model over the series, calling `onPoint(i, z)` for every finite point with a verdict
+ * (z = |residual| / scale).
+ */
+function scanResiduals(series: Series, m: AnomalyModel, onPoint: (i: number, z: number) => void): void {
+  const z = zFrom(series, m, 0);
+  for (let i = 0; i < z.length; i++) if (z[i] > 0) onPoint(i, z[i]);
+}
+
+/** Points per day at the median step of the series (0 when it has fewer than two points). */
+function pointsPerDayOf(t: Float64Array): number {
+  const steps: number[] = [];
+  const every = Math.max(1, Math.floor(t.length / 1000));
+  for (let i = every; i < t.length; i += every) steps.push(t[i] - t[i - 1]);
+  if (steps.length === 0) return 0;
+  steps.sort((a, b) => a - b);
+  const step = steps[steps.length >> 1];
+  return step > 0 ? Math.ceil(86_400_000 / step) : 0;
+}
+
+function defaultModel(excluded: Span[], pointsPerDay = 0): AnomalyModel {
   return {
     type: 'anomaly',
     version: ANOMALY_VERSION,
-    levelAlpha: 0.05,
-    scaleAlpha: 0.02,
+    ...DEFAULT_SCAN_SETTINGS,
     threshold: DEFAULT_THRESHOLD,
-    warmup: 20,
+    pointsPerDay,
     excluded,
   };
 }
 
 /** Highest z inside each range (ranges as closed index ranges), one scan. */
-function maxZPerRange(x: Float64Array, m: AnomalyModel, ranges: { from: number; to: number }[]): number[] {
+function maxZPerRange(x: Series, m: AnomalyModel, ranges: { from: number; to: number }[]): number[] {
   const best = ranges.map(() => 0);
   const first = Math.min(...ranges.map((r) => r.from));
   const last = Math.max(...ranges.map((r) => r.to));
-  scanResiduals(x, m, 0, (i, z) => {
+  scanResiduals(x, m, (i, z) => {
     if (i < first || i > last) return;
     for (let j = 0; j < ranges.length; j++) if (ranges[j].from <= i && i <= ranges[j].to && z > best[j]) best[j] = z;
   });
@@ -123,10 +109,10 @@ function maxZPerRange(x: Float64Array, m: AnomalyModel, ranges: { from: number; 
 }
 
 /** Smallest z (to 0.1) that at most `count` points of the series exceed. */
-function zExceededBy(x: Float64Array, m: AnomalyModel, count: number): number {
+function zExceededBy(x: Series, m: AnomalyModel, count: number): number {
   const binsPerUnit = 10;
   const bins = new Float64Array(100 * binsPerUnit + 1);
-  scanResiduals(x, m, 0, (_, z) => {
+  scanResiduals(x, m, (_, z) => {
     bins[Math.min(bins.length - 1, Math.floor(z * binsPerUnit))]++;
   });
   let above = 0;
@@ -140,9 +126,9 @@ function zExceededBy(x: Float64Array, m: AnomalyModel, count: number): number {
 function learnAnomaly(series: Series, labels: Labels): AnomalyModel {
   const pos = labelIndexRanges(series, labels.positive, 'positive');
   const neg = labelIndexRanges(series, labels.negative, 'negative');
-  const model = defaultModel(mergedSpans([...labels.positive, ...labels.negative]));
+  const model = defaultModel(mergedSpans([...labels.positive, ...labels.negative]), pointsPerDayOf(series.t));
   if (pos.length === 0 && neg.length === 0) return model;
-  const x = causallyScaled(series.v, 0);
+  const x = series;
   const posZ = maxZPerRange(x, model, pos).filter((z) => z > 0);
   const minPos = posZ.length > 0 ? Math.min(...posZ) : Infinity;
   // Positives weaker than the default threshold lower it, but only as far as the series allows: below
@@ -161,8 +147,9 @@ function learnAnomaly(series: Series, labels: Labels): AnomalyModel {
 }
 
 function anomalyContextPoints(m: AnomalyModel): number {
-  // The level forgets (1 - alpha)^(10 / alpha) ≈ e^-10 of a point this far back.
-  return Math.ceil(10 / Math.min(m.levelAlpha, m.scaleAlpha)) + m.warmup;
+  // The level forgets (1 - alpha)^(10 / alpha) ≈ e^-10 of a point this far back; the daily view starts
+  // a day in and then settles as fast.
+  return Math.ceil(10 / Math.min(m.levelAlpha, m.scaleAlpha)) + 2 * m.warmup + Math.min(MAX_DAY_CONTEXT, m.pointsPerDay);
 }
 
 function detectAnomalies(m: AnomalyModel, series: Series, fromIndex = 0): Detection[] {
@@ -170,7 +157,7 @@ function detectAnomalies(m: AnomalyModel, series: Series, fromIndex = 0): Detect
   if (n === 0) return [];
   const from = clampFromIndex(fromIndex, n);
   const base = Math.max(0, from - anomalyContextPoints(m));
-  const x = causallyScaled(series.v, base);
+  const z = zFrom(series, m, base);
   const c = new Candidates();
   let runStart = -1;
   let runEnd = -1;
@@ -179,18 +166,41 @@ function detectAnomalies(m: AnomalyModel, series: Series, fromIndex = 0): Detect
     if (runStart >= 0) c.add(runStart, runEnd, confidenceFromMargin(runMax / m.threshold));
     runStart = -1;
   };
-  scanResiduals(x, m, 0, (i, z) => {
-    if (z > m.threshold) {
+  for (let i = 0; i < z.length; i++) {
+    const zi = z[i];
+    if (zi > m.threshold) {
       if (runStart < 0) {
         runStart = i;
         runMax = 0;
       }
       runEnd = i;
-      if (z > runMax) runMax = z;
-    } else if (runStart >= 0 && i - runEnd > MERGE_GAP) close();
-  });
+      if (zi > runMax) runMax = zi;
+    } else if (zi > 0 && runStart >= 0 && i - runEnd > MERGE_GAP) close();
+  }
   close();
   return finalizeDetections(series, base, c, from, m.excluded);
+}
+
+/**
+ * Causal per-point anomaly score in [0, 1): rarity of the point's surprise within the series so far
+ * times its size, the larger of that for the point and for the recent average surprise, kept only at
+ * the start of an episode (lower scores within `SCORE_SETTINGS.refractory` points after a higher one
+ * are 0). Only the model's scan settings are used, not its threshold or labels: this ranks points for
+ * a threshold chosen elsewhere (e.g. one global threshold in a benchmark).
+ *
+ * @example
+ * const s = anomalyScores(anomalyDetector.learn(series, noLabels), series); // s[i] uses points 0..i only
+ */
+export function anomalyScores(model: AnomalyModel, series: Series): Float64Array {
+  const n = series.t.length;
+  const x = causallyScaled(series.v, 0);
+  const z = new Float64Array(n);
+  const raw = new Float64Array(n);
+  scanAnomaly(series.t, x, model, z, raw);
+  const out = new Float64Array(n);
+  sparseOnsets(raw, SCORE_SETTINGS.refractory, out);
+  for (let i = 0; i < n; i++) out[i] = out[i] / (1 + out[i]);
+  return out;
 }
 
 /**

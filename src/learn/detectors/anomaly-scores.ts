@@ -1,0 +1,184 @@
+/**
+ * Causal per-point anomaly scores for the `anomaly` detector: "how surprising is this point given the
+ * points before it", from a few cheap views kept in O(1) state. No allocation per point; a point's
+ * score uses only the points before it (and itself).
+ *
+ * Views:
+ * - level: residual against an exponentially weighted level, in units of an exponentially weighted
+ *   mean absolute residual; updates use residuals clipped at `clip` scales, so one outlier barely
+ *   moves the state while a lasting shift is absorbed within a few dozen points;
+ * - daily: seasonal-naive residual (the point one day earlier, found by time, so gaps are fine), used
+ *   only while it explains the data clearly better than the level (its scale is below `seasonRatio`
+ *   of the level's): the verdict is then the smaller of the two, a point is anomalous only if neither
+ *   the recent level nor yesterday explains it;
+ * - surprise average (scores only): an exponentially weighted mean of the recent clipped z, which
+ *   rises on a change of behaviour (more noise, a new rhythm) that no single point shows.
+ */
+
+/** Settings of the scan, stored in the model (plain JSON). */
+export interface AnomalyScanSettings {
+  /** Weight of the newest point in the level (0.05: about 20 points of memory, follows a drift). */
+  levelAlpha: number;
+  /** Weight of the newest residual in the scales (0.02: about 50 points, steadier than the level). */
+  scaleAlpha: number;
+  /** Residuals are clipped at this many scales when they update the state. */
+  clip: number;
+  /** Points seen before any verdict (the level and scale settle on them). */
+  warmup: number;
+  /** Use the daily view only while its scale is below this fraction of the level view's. */
+  seasonRatio: number;
+  /** Scale floor as a fraction of the recent range, so a flat or quantised history is not infinitely sensitive. */
+  floor: number;
+}
+
+export const DEFAULT_SCAN_SETTINGS: AnomalyScanSettings = {
+  levelAlpha: 0.05,
+  scaleAlpha: 0.02,
+  clip: 6,
+  warmup: 20,
+  seasonRatio: 0.7,
+  floor: 0.01,
+};
+
+/** Settings of the per-point score that only the score function uses (NAB-style output). */
+export const SCORE_SETTINGS = {
+  /** Weight of the newest z in the surprise average (about 10 points). */
+  averageAlpha: 0.1,
+  /** The surprise average counts this much more than a single point's rarity (it is a smoother signal). */
+  averageWeight: 1.5,
+  /**
+   * After a score, lower scores of the next this-many points are dropped: one alarm per episode (a
+   * held alarm pays one false positive per point). 400 points is about a day and a half at 5 minutes.
+   */
+  refractory: 400,
+} as const;
+
+const DAY = 86_400_000;
+/** A point one day back counts when its time is within 1 % of a day (about 15 minutes) of exactly a day earlier. */
+const DAY_TOLERANCE = 0.01 * DAY;
+
+/** The range behind the scale floor forgets 0.1 % of itself per point (a memory of about 1000 points, a few days at 5 minutes). */
+const RANGE_DECAY = 0.001;
+
+const BINS = 128;
+/** Histogram bins per factor e of z, from z = e^-4 (0.018) up to e^12. */
+const BINS_PER_E = 8;
+
+function zBin(z: number): number {
+  const b = Math.floor((Math.log(z) + 4) * BINS_PER_E);
+  return b < 0 ? 0 : b >= BINS ? BINS - 1 : b;
+}
+
+/**
+ * Rarity of `z` among the values counted in `hist[off .. off + BINS)` so far (minus the log of the
+ * fraction at or above its bin), times log(1 + z): a z never seen before in this series and large in
+ * itself scores high, a z that recurs scores low however large.
+ */
+function rarityTimesSize(hist: Float64Array, off: number, z: number, total: number): number {
+  const b = zBin(z);
+  let ge = 0;
+  for (let q = b; q < BINS; q++) ge += hist[off + q];
+  return -Math.log((ge + 1) / (total + 1)) * Math.log1p(z);
+}
+
+/**
+ * The scan. Writes into `z` the verdict statistic of every point (|residual| / scale of the view that
+ * explains the point best; 0 for NaN points and during warm-up), and, when `score` is given, the
+ * rarity-weighted score that `anomalyScores` reports. `x` holds finite values or NaN, `t` is strictly
+ * increasing.
+ */
+export function scanAnomaly(t: Float64Array, x: Float64Array, s: AnomalyScanSettings, z: Float64Array, score?: Float64Array): void {
+  const n = x.length;
+  const k = s.clip;
+  const hist = score ? new Float64Array(2 * BINS) : null;
+  let total = 0;
+  let average = 0;
+  let level = 0;
+  let scale = 0;
+  let seen = 0;
+  let hi = 0;
+  let lo = 0;
+  let jd = 0; // latest index at or before one day ago
+  let dScale = 0;
+  let dSeen = 0;
+  let ratio = 1; // daily scale over level scale, smoothed
+  for (let i = 0; i < n; i++) {
+    z[i] = 0;
+    if (score) score[i] = 0;
+    const xi = x[i];
+    if (xi !== xi) continue;
+    if (seen === 0) {
+      hi = lo = level = xi;
+      seen = 1;
+      continue;
+    }
+    // Range of the recent past: it forgets RANGE_DECAY of itself per point, so a trend does not inflate it.
+    const shrink = RANGE_DECAY * (hi - lo);
+    hi = Math.max(xi, hi - shrink);
+    lo = Math.min(xi, lo + shrink);
+    const floor = s.floor * (hi - lo);
+    const r = xi - level;
+    const ar = Math.abs(r);
+    let zi = ar === 0 ? 0 : ar / Math.max(scale, floor, 1e-300);
+
+    // Daily view: the point about one day earlier, by time.
+    const dayAgo = t[i] - DAY;
+    while (jd + 1 < i && t[jd + 1] <= dayAgo + DAY_TOLERANCE) jd++;
+    if (Math.abs(t[jd] - dayAgo) <= DAY_TOLERANCE && x[jd] === x[jd]) {
+      const e = Math.abs(xi - x[jd]);
+      const zd = e === 0 ? 0 : e / Math.max(dScale, floor, 1e-300);
+      if (seen >= s.warmup && dSeen > 2 * s.warmup && ratio < s.seasonRatio && zd < zi) zi = zd;
+      const ec = dScale > 0 && e > k * dScale ? k * dScale : e;
+      dSeen++;
+      // Running mean at first, then exponential: the first residuals weigh as much as later ones.
+      dScale += (ec - dScale) / Math.min(dSeen, 1 / s.scaleAlpha);
+      if (scale > 0) ratio += s.scaleAlpha * (Math.min(2, dScale / scale) - ratio);
+    }
+
+    if (seen >= s.warmup) {
+      z[i] = zi;
+      if (score && hist) {
+        let sc = rarityTimesSize(hist, 0, zi, total);
+        average += SCORE_SETTINGS.averageAlpha * (Math.min(zi, k) - average);
+        if (seen > 3 * s.warmup) {
+          const sa = SCORE_SETTINGS.averageWeight * rarityTimesSize(hist, BINS, average, total);
+          if (sa > sc) sc = sa;
+          hist[BINS + zBin(average)]++;
+        }
+        hist[zBin(zi)]++;
+        total++;
+        score[i] = sc;
+      }
+    }
+    // Clip the update so an outlier barely moves the state; on a flat history (scale 0) take the change.
+    const limit = k * scale;
+    const rc = scale > 0 && ar > limit ? (r > 0 ? limit : -limit) : r;
+    seen++;
+    if (seen <= s.warmup) {
+      level += r / seen;
+      scale += (ar - scale) / (seen - 1);
+    } else {
+      level += s.levelAlpha * rc;
+      scale += s.scaleAlpha * (Math.abs(rc) - scale);
+    }
+  }
+}
+
+/**
+ * Keeps a score only where it is higher than every score of the `refractory` points before it (an
+ * approximation: the running peak is forgotten `refractory` points after it was set), so any
+ * threshold finds one detection at the start of an episode rather than one per point.
+ */
+export function sparseOnsets(raw: Float64Array, refractory: number, out: Float64Array): void {
+  let peak = -Infinity;
+  let age = 0;
+  for (let i = 0; i < raw.length; i++) {
+    const r = raw[i];
+    if (++age > refractory) peak = -Infinity;
+    out[i] = r > peak ? r : 0;
+    if (r >= peak) {
+      peak = r;
+      age = 0;
+    }
+  }
+}
