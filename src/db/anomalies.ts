@@ -1,5 +1,6 @@
 import { and, count, eq, sql } from 'drizzle-orm';
 import type { Db } from './client';
+import { dropUnusedCache } from './series-cache';
 import { anomalies, jobs, segments, type AnomalyStatus } from './schema';
 
 export type Anomaly = typeof anomalies.$inferSelect;
@@ -32,12 +33,14 @@ export async function insertAnomaly(db: Db, row: NewAnomaly): Promise<boolean> {
   return inserted.length === 1;
 }
 
-/** Removes the anomaly with its segments and queued jobs, atomically. */
-export async function deleteAnomaly(db: Db, id: string): Promise<void> {
+/** Removes the anomaly with its segments, queued jobs and (unless shared) cached points, atomically. */
+export async function deleteAnomaly(db: Db, anomaly: Pick<Anomaly, 'id' | 'targetKey'>): Promise<void> {
+  const { id, targetKey } = anomaly;
   await db.batch([
     db.delete(segments).where(eq(segments.anomalyId, id)),
     db.delete(jobs).where(eq(jobs.anomalyId, id)),
     db.delete(anomalies).where(eq(anomalies.id, id)),
+    ...(targetKey ? dropUnusedCache(db, targetKey) : []),
   ]);
 }
 

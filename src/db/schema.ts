@@ -1,5 +1,5 @@
 import { sql } from 'drizzle-orm';
-import { index, integer, primaryKey, real, sqliteTable, text } from 'drizzle-orm/sqlite-core';
+import { customType, index, integer, primaryKey, real, sqliteTable, text } from 'drizzle-orm/sqlite-core';
 import type { DatasourceSpec } from '../datasources/types';
 import type { DetectorType, Model } from '../learn/detectors/types';
 
@@ -29,6 +29,10 @@ export const anomalies = sqliteTable('anomalies', {
   alertEnabled: integer('alert_enabled', { mode: 'boolean' }).notNull().default(false),
   alertActive: integer('alert_active', { mode: 'boolean' }).notNull().default(false),
   detectError: text('detect_error').notNull().default(''),
+  /** Identity of the metric query; units on the same target share its cached points. */
+  targetKey: text('target_key'),
+  /** Which series the query's answer gave when it held several (see selectSeries). */
+  seriesName: text('series_name'),
   createdAt: integer('created_at').notNull(),
   updatedAt: integer('updated_at').notNull(),
 });
@@ -79,3 +83,34 @@ export const notifications = sqliteTable('notifications', {
   lastError: text('last_error'),
   createdAt: integer('created_at').notNull().default(sql`(unixepoch() * 1000)`),
 });
+
+/** Raw bytes (typed-array contents) as SQLite blobs, on Node and in workerd alike. */
+const bytes = customType<{ data: Uint8Array; driverData: ArrayBuffer | Uint8Array }>({
+  dataType: () => 'blob',
+  toDriver: (value) => value,
+  fromDriver: (value) => (value instanceof Uint8Array ? value : new Uint8Array(value)),
+});
+
+/** What the point cache holds for a target: every point of `[coveredFrom, coveredTo)` as last fetched. */
+export const seriesCache = sqliteTable('series_cache', {
+  targetKey: text('target_key').primaryKey(),
+  coveredFrom: integer('covered_from').notNull(),
+  coveredTo: integer('covered_to').notNull(),
+  /** The newest cached point: the next fetch starts just before it, so late points are not missed. */
+  lastPointAt: integer('last_point_at'),
+  seriesName: text('series_name'),
+  updatedAt: integer('updated_at').notNull(),
+});
+
+/** Cached points of a target, one row per UTC day: `t` and `v` are Float64Array bytes. */
+export const seriesChunks = sqliteTable(
+  'series_chunks',
+  {
+    targetKey: text('target_key').notNull(),
+    day: integer('day').notNull(),
+    points: integer('points').notNull(),
+    t: bytes('t').notNull(),
+    v: bytes('v').notNull(),
+  },
+  (table) => [primaryKey({ columns: [table.targetKey, table.day] })],
+);

@@ -7,7 +7,8 @@ import type { Db } from '../db/client';
 import { anomalies, notifications, segments } from '../db/schema';
 import { insertDetections, labelsOf } from '../db/segments';
 import { assertAllowedTarget } from '../datasources/grafana';
-import { getDatasource, loadHistory } from '../datasources/index';
+import { cachedHistory, cachedRange, targetKeyOf, type CachedFetch } from '../datasources/cache';
+import { getDatasource } from '../datasources/index';
 import { DatasourceError, type FetchContext, type MetricSource } from '../datasources/types';
 import type { Logger } from '../log';
 import { effectiveDetector } from './detector-choice';
@@ -67,18 +68,20 @@ function sourceOf(anomaly: Anomaly): MetricSource {
   return { panelUrl: anomaly.panelUrl, datasource: anomaly.datasource, targets: anomaly.metric.targets ?? [] };
 }
 
-function fetchContext(deps: JobDeps): FetchContext {
-  return { fetch: deps.fetch, apiKey: deps.config.apiKey, timeoutMs: deps.config.fetchTimeoutMs };
+/** How a job reads the anomaly's metric: through the point cache, with the host's network and limits. */
+async function cachedFetch(deps: JobDeps, anomaly: Anomaly, nowMs: number): Promise<CachedFetch> {
+  const source = sourceOf(anomaly);
+  const ctx: FetchContext = { fetch: deps.fetch, apiKey: deps.config.apiKey, timeoutMs: deps.config.fetchTimeoutMs };
+  const key = anomaly.targetKey ?? (await targetKeyOf(source));
+  return { db: deps.db, key, source, ds: getDatasource(anomaly.datasource.type), ctx, nowMs };
 }
 
 async function learn(deps: JobDeps, anomaly: Anomaly): Promise<'done' | 'stale'> {
   const { db, config } = deps;
   assertAllowedTarget(sourceOf(anomaly), config);
   const started = deps.now();
-  const series = await loadHistory(sourceOf(anomaly), getDatasource(anomaly.datasource.type), fetchContext(deps), {
-    nowMs: started,
-    maxHistoryMs: config.maxHistoryMs,
-  });
+  const metric = await cachedFetch(deps, anomaly, started);
+  const series = await cachedHistory(metric, config.maxHistoryMs);
   const fetched = deps.now();
   if (series.t.length === 0) {
     throw new PermanentJobError(
@@ -110,6 +113,8 @@ async function learn(deps: JobDeps, anomaly: Anomaly): Promise<'done' | 'stale'>
         nextSegmentId,
         lastPointAt: series.t[series.t.length - 1],
         stepMs: medianStepMs(series),
+        targetKey: metric.key,
+        seriesName: series.name ?? null,
         updatedAt: deps.now(),
       })
       .where(eq(anomalies.id, anomaly.id));
@@ -120,6 +125,7 @@ async function learn(deps: JobDeps, anomaly: Anomaly): Promise<'done' | 'stale'>
     generation: anomaly.generation,
     detector: model.type,
     points: series.t.length,
+    fetchedPoints: series.fetchedPoints,
     segments: detections.length,
     fetchMs: fetched - started,
     learnMs: learned - fetched,
@@ -139,7 +145,7 @@ async function detect(deps: JobDeps, anomaly: Anomaly): Promise<'done' | 'stale'
   const lastSeen = anomaly.lastPointAt ?? now - config.maxHistoryMs;
   const scanFrom = lastSeen - Math.max(LATE_WRITE_OVERLAP_MS, 2 * step);
   const fetchFrom = scanFrom - detector.contextPoints(model) * step;
-  const series = await getDatasource(anomaly.datasource.type).query(sourceOf(anomaly), fetchFrom, now + 1, fetchContext(deps));
+  const series = await cachedRange(await cachedFetch(deps, anomaly, now + 1), fetchFrom);
   const fromIndex = indexAtOrAfter(series, scanFrom);
   const found = fromIndex < series.t.length ? detector.detect(model, series, fromIndex) : [];
   const newestPoint = series.t.length ? Math.max(lastSeen, series.t[series.t.length - 1]) : lastSeen;
@@ -180,7 +186,13 @@ async function detect(deps: JobDeps, anomaly: Anomaly): Promise<'done' | 'stale'
     }
     return true;
   });
-  deps.log('detected', { anomalyId: anomaly.id, points: series.t.length, found: found.length, stale: !committed });
+  deps.log('detected', {
+    anomalyId: anomaly.id,
+    points: series.t.length,
+    fetchedPoints: series.fetchedPoints,
+    found: found.length,
+    stale: !committed,
+  });
   if (committed) await deliverNotifications(deps);
   return committed ? 'done' : 'stale';
 }

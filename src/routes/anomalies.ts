@@ -1,6 +1,7 @@
 import { Hono } from 'hono';
 import { z } from 'zod';
 import { deleteAnomaly, insertAnomaly, listAnomalies, nameKey, type Anomaly } from '../db/anomalies';
+import { targetKeyOf } from '../datasources/cache';
 import { ForbiddenOriginError, assertAllowedTarget } from '../datasources/grafana';
 import { getDatasource } from '../datasources/index';
 import { DatasourceError } from '../datasources/types';
@@ -45,6 +46,7 @@ function present(a: Anomaly) {
     alertEnabled: a.alertEnabled,
     alertActive: a.alertActive,
     detectError: a.detectError,
+    series: a.seriesName,
   };
 }
 
@@ -102,6 +104,7 @@ export const anomalyRoutes = new Hono<AppEnv>()
       metric: body.metric as Anomaly['metric'],
       panelUrl: body.panelUrl,
       datasource: body.datasource,
+      targetKey: await targetKeyOf({ panelUrl: body.panelUrl, datasource: body.datasource, targets: body.metric.targets }),
       pattern,
       status: 'learning',
       generation: 1,
@@ -128,6 +131,6 @@ export const anomalyRoutes = new Hono<AppEnv>()
     const parsed = ref.safeParse({ ...c.req.query(), ...(typeof body === 'object' && body ? body : {}) });
     if (!parsed.success) throw invalidInput(parsed.error);
     const anomaly = await resolveAnomaly(c, parsed.data);
-    await deleteAnomaly(c.get('services').db, anomaly.id);
+    await deleteAnomaly(c.get('services').db, anomaly);
     return c.json({ message: 'Success', id: anomaly.id });
   });

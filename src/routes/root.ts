@@ -1,12 +1,17 @@
 import { Hono } from 'hono';
 import { countByStatus } from '../db/anomalies';
+import { cacheStats } from '../db/series-cache';
 import { countPendingNotifications } from '../alerts/outbox';
 import { SERVER_VERSION, type AppEnv } from '../services';
 
 /** `GET /`: the connectivity check old panels call, with server info. */
 export const rootRoutes = new Hono<AppEnv>().get('/', async (c) => {
   const { db, config, startedAt, now } = c.get('services');
-  const [statuses, pendingAlerts] = await Promise.all([countByStatus(db), countPendingNotifications(db)]);
+  const [statuses, pendingAlerts, cache] = await Promise.all([
+    countByStatus(db),
+    countPendingNotifications(db),
+    cacheStats(db),
+  ]);
   return c.json({
     status: 'OK',
     name: config.instanceName,
@@ -16,5 +21,6 @@ export const rootRoutes = new Hono<AppEnv>().get('/', async (c) => {
     statuses,
     pendingAlerts,
     webhook: Boolean(config.webhookUrl),
+    cache: { ...cache, maxHistoryDays: config.maxHistoryMs / 86_400_000 },
   });
 });
