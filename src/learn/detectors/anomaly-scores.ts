@@ -102,6 +102,7 @@ export function scanAnomaly(t: Float64Array, x: Float64Array, s: AnomalyScanSett
   let dScale = 0;
   let dSeen = 0;
   let ratio = 1; // daily scale over level scale, smoothed
+  const invScaleAlpha = 1 / s.scaleAlpha;
   for (let i = 0; i < n; i++) {
     z[i] = 0;
     if (score) score[i] = 0;
@@ -114,25 +115,33 @@ export function scanAnomaly(t: Float64Array, x: Float64Array, s: AnomalyScanSett
     }
     // Range of the recent past: it forgets RANGE_DECAY of itself per point, so a trend does not inflate it.
     const shrink = RANGE_DECAY * (hi - lo);
-    hi = Math.max(xi, hi - shrink);
-    lo = Math.min(xi, lo + shrink);
+    hi = hi - shrink > xi ? hi - shrink : xi;
+    lo = lo + shrink < xi ? lo + shrink : xi;
     const floor = s.floor * (hi - lo);
     const r = xi - level;
-    const ar = Math.abs(r);
-    let zi = ar === 0 ? 0 : ar / Math.max(scale, floor, 1e-300);
+    const ar = r < 0 ? -r : r;
+    const div = scale > floor ? scale : floor > 0 ? floor : 1e-300;
+    let zi = ar / div;
 
     // Daily view: the point about one day earlier, by time.
     const dayAgo = t[i] - DAY;
     while (jd + 1 < i && t[jd + 1] <= dayAgo + DAY_TOLERANCE) jd++;
-    if (Math.abs(t[jd] - dayAgo) <= DAY_TOLERANCE && x[jd] === x[jd]) {
-      const e = Math.abs(xi - x[jd]);
-      const zd = e === 0 ? 0 : e / Math.max(dScale, floor, 1e-300);
-      if (seen >= s.warmup && dSeen > 2 * s.warmup && ratio < s.seasonRatio && zd < zi) zi = zd;
+    const tj = t[jd] - dayAgo;
+    const xj = x[jd];
+    if (tj <= DAY_TOLERANCE && tj >= -DAY_TOLERANCE && xj === xj) {
+      const e = xi > xj ? xi - xj : xj - xi;
+      if (seen >= s.warmup && dSeen > 2 * s.warmup && ratio < s.seasonRatio) {
+        const zd = e / (dScale > floor ? dScale : floor > 0 ? floor : 1e-300);
+        if (zd < zi) zi = zd;
+      }
       const ec = dScale > 0 && e > k * dScale ? k * dScale : e;
       dSeen++;
       // Running mean at first, then exponential: the first residuals weigh as much as later ones.
-      dScale += (ec - dScale) / Math.min(dSeen, 1 / s.scaleAlpha);
-      if (scale > 0) ratio += s.scaleAlpha * (Math.min(2, dScale / scale) - ratio);
+      dScale += dSeen < invScaleAlpha ? (ec - dScale) / dSeen : s.scaleAlpha * (ec - dScale);
+      if (scale > 0) {
+        const q = dScale / scale;
+        ratio += s.scaleAlpha * ((q < 2 ? q : 2) - ratio);
+      }
     }
 
     if (seen >= s.warmup) {
@@ -159,7 +168,7 @@ export function scanAnomaly(t: Float64Array, x: Float64Array, s: AnomalyScanSett
       scale += (ar - scale) / (seen - 1);
     } else {
       level += s.levelAlpha * rc;
-      scale += s.scaleAlpha * (Math.abs(rc) - scale);
+      scale += s.scaleAlpha * ((rc < 0 ? -rc : rc) - scale);
     }
   }
 }
