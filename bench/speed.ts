@@ -3,15 +3,16 @@
  *
  * For every detector in the registry, on seeded synthetic one-minute series (daily seasonality, noise
  * and a planted shape of each kind every 1500 points): learning time (two labeled shapes; anomaly
- * none), detection throughput (median of >= 5 runs, >= 3 at 10^7), bytes allocated per point during
- * detect, length scaling (ns per point at each size) and window scaling (labeled widths 5..320 at 10^6),
- * plus the headline "a year of one-minute data learned and fully detected". Every time is also given
- * as a ratio to a plain Float64Array mean pass over the same data in the same process, since other work
- * on the machine moves absolute numbers. Prints one JSON line, then a table.
+ * none), detection throughput (median of 9 runs up to 2e5 points, 5 up to 10^6, 3 beyond), bytes
+ * allocated per point during detect, length scaling (ns per point at each size) and window scaling
+ * (labeled widths 5..320 at 10^6), plus the headline "a year of one-minute data learned and fully
+ * detected". Every time is also given as a ratio to a plain Float64Array mean pass over the same data
+ * in the same process, since other work on the machine moves absolute numbers. Prints one JSON line,
+ * then a table.
  *
  * Memory: JS heap allocated during detect comes from V8's sampling heap profiler (counting objects the
- * scavenger frees), typed arrays from `arrayBuffers` growth. Needs `global.gc` for the memory numbers; without it the script re-runs itself under
- * `node --expose-gc --import tsx`.
+ * scavenger frees), typed arrays from `arrayBuffers` growth. The memory numbers need `global.gc`;
+ * without it the script re-runs itself under `node --expose-gc --import tsx`.
  */
 import { spawnSync } from 'node:child_process';
 import { Session, type HeapProfiler } from 'node:inspector/promises';
@@ -91,16 +92,23 @@ function meanPass(v: Float64Array): number {
 }
 
 let sink = 0;
-/** Median wall time in ms of `runs` calls of `fn`. */
-function timeMs(runs: number, fn: () => unknown): { median: number; all: number[] } {
+/**
+ * Median wall time in ms of `runs` calls of `fn`, and the median process CPU time of a call (close to
+ * wall when we had a core to ourselves; much lower when other work on the machine took it from us).
+ */
+function timeMs(runs: number, fn: () => unknown): { median: number; all: number[]; cpuMedian: number } {
   const all: number[] = [];
+  const cpu: number[] = [];
   for (let r = 0; r < runs; r++) {
+    const c = process.cpuUsage();
     const t = performance.now();
     const out = fn();
     all.push(performance.now() - t);
+    const dc = process.cpuUsage(c);
+    cpu.push((dc.user + dc.system) / 1000);
     sink += typeof out === 'number' ? out : Array.isArray(out) ? out.length : 1;
   }
-  return { median: median(all), all: all.map((x) => round(x, 4)) };
+  return { median: median(all), all: all.map((x) => round(x, 4)), cpuMedian: median(cpu) };
 }
 
 interface DetectMemory {
@@ -188,6 +196,8 @@ interface SizeResult {
   learnMs: number;
   detectMsMedian: number;
   detectMsRuns: number[];
+  /** Process CPU ms of a detect (median); includes gc helper threads. */
+  detectCpuMsMedian: number;
   detectPointsPerSec: number;
   detectNsPerPoint: number;
   /** Detect time over the baseline mean pass on the same data. */
@@ -223,7 +233,7 @@ export default async function speed(args: string[]): Promise<void> {
   const perDetector = Object.fromEntries(only.map((t) => [t, [] as SizeResult[]])) as Record<DetectorType, SizeResult[]>;
 
   for (const n of sizes) {
-    const runs = runsArg ?? (n >= 1e7 ? 3 : 5);
+    const runs = runsArg ?? (n >= 1e7 ? 3 : n > 2e5 ? 5 : 9);
     log(`building ${n} points`);
     let p: PlantedSeries | null = plantedSeries({ n, seed: 1 });
     const base = timeMs(Math.max(runs, 5), () => meanPass(p!.series.v));
@@ -246,6 +256,7 @@ export default async function speed(args: string[]): Promise<void> {
         learnMs: round(learn.median, 4),
         detectMsMedian: round(detect.median, 4),
         detectMsRuns: detect.all,
+        detectCpuMsMedian: round(detect.cpuMedian, 4),
         detectPointsPerSec: round(n / (detect.median / 1000)),
         detectNsPerPoint: round((detect.median * 1e6) / n),
         detectOverBaseline: round(detect.median / base.median),
