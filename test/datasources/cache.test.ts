@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cachedHistory, cachedRange, LATE_WRITE_OVERLAP_MS, targetKeyOf, type CachedFetch } from '../../src/datasources/cache';
 import { influxdb } from '../../src/datasources/influxdb';
 import type { MetricSource } from '../../src/datasources/types';
+import { deleteAnomaly, insertAnomaly } from '../../src/db/anomalies';
 import { createDb, type Db } from '../../src/db/client';
 import { cacheStats, DAY_MS, readCacheHeader } from '../../src/db/series-cache';
 import { startGrafanaProxy, type GrafanaProxy } from '../support/grafana-proxy';
@@ -125,6 +126,29 @@ describe('point cache', () => {
     expect(stats.points).toBeLessThanOrEqual(11 * 1440 + 30);
     expect(stats.points).toBeGreaterThanOrEqual(10 * 1440);
     expect(stats.bytes).toBe(stats.points * 16);
+  });
+
+  it('is dropped with the last unit on its target, not before', async () => {
+    const key = (await fetchAt(end)).key;
+    const unit = (id: string) => ({
+      id,
+      name: id,
+      nameKey: id,
+      metric: { datasource: null, targets: source.targets },
+      panelUrl: source.panelUrl,
+      datasource: source.datasource,
+      status: 'ready' as const,
+      targetKey: key,
+      createdAt: 0,
+      updatedAt: 0,
+    });
+    await insertAnomaly(db, unit('first'));
+    await insertAnomaly(db, unit('second'));
+    await deleteAnomaly(db, { id: 'first', targetKey: key });
+    expect((await cacheStats(db)).targets).toBe(1);
+    await deleteAnomaly(db, { id: 'second', targetKey: key });
+    expect(await cacheStats(db)).toEqual({ targets: 0, points: 0, bytes: 0 });
+    expect(await readCacheHeader(db, key)).toBeUndefined();
   });
 
   it('loads cold again when asked for more history than it holds', async () => {
