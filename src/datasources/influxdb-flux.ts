@@ -87,23 +87,31 @@ export function fluxQueryForRange(query: string, fromMs: number, toMs: number, i
   let found = false;
   let out = '';
   let at = 0;
+  // Strings and comments blanked (same length), so a "range(" or "v.timeRangeStart" inside one is kept.
+  const mask = query.replace(/"(?:[^"\\]|\\.)*"|\/\/[^\n]*/g, (m) => ' '.repeat(m.length));
   const call = /(?<![\w.])range\s*\(/g;
-  for (let m = call.exec(query); m; m = call.exec(query)) {
+  for (let m = call.exec(mask); m; m = call.exec(mask)) {
     const open = m.index + m[0].length - 1;
     const close = closingParen(query, open);
     if (close < 0) break;
-    if (!/\bstart\s*:/.test(query.slice(open, close))) continue;
+    if (!/\bstart\s*:/.test(mask.slice(open, close))) continue;
     out += `${query.slice(at, m.index)}range(start: ${start}, stop: ${stop})`;
     at = close;
     call.lastIndex = close;
     found = true;
   }
   out += query.slice(at);
-  out = out.replace(/\bv\.timeRange(Start|Stop)\b/g, (_, which: string) => {
-    found = true;
-    return which === 'Start' ? start : stop;
-  });
-  out = out.replace(/\bv\.windowPeriod\b/g, fluxDuration(intervalMs));
+  const outMask = out.replace(/"(?:[^"\\]|\\.)*"|\/\/[^\n]*/g, (m) => ' '.repeat(m.length));
+  const variable = /\bv\.(timeRangeStart|timeRangeStop|windowPeriod)\b/g;
+  let replaced = '';
+  let last = 0;
+  for (let m = variable.exec(outMask); m; m = variable.exec(outMask)) {
+    const value = m[1] === 'timeRangeStart' ? start : m[1] === 'timeRangeStop' ? stop : fluxDuration(intervalMs);
+    if (m[1] !== 'windowPeriod') found = true;
+    replaced += out.slice(last, m.index) + value;
+    last = m.index + m[0].length;
+  }
+  out = replaced + out.slice(last);
   if (!found) throw new DatasourceError('bad_query', 'the Flux query has no range() to rewrite: add |> range(start: v.timeRangeStart, stop: v.timeRangeStop)');
   return out;
 }
