@@ -234,12 +234,46 @@ export function parseJsonWithPairs(text: string, pairKeys: readonly string[]): u
       }
       p++;
       while ((c = text.charCodeAt(p)) === 32 || c === 10 || c === 13 || c === 9) p++;
-      const x = cell(p);
-      if (x === undefined) {
-        i = start;
-        return null;
+      let x: number | undefined;
+      {
+        // Inline fast path: [-]digits[.digits], quoted or not, at most 15 digits, no exponent.
+        let q = p;
+        let ch = c;
+        const quoted = ch === 34;
+        if (quoted) ch = text.charCodeAt(++q);
+        const neg = ch === 45;
+        if (neg) ch = text.charCodeAt(++q);
+        let mant = 0;
+        let digits = 0;
+        let frac = -1;
+        while (ch >= 48 && ch <= 57) {
+          mant = mant * 10 + (ch - 48);
+          digits++;
+          ch = text.charCodeAt(++q);
+        }
+        if (ch === 46) {
+          frac = 0;
+          ch = text.charCodeAt(++q);
+          while (ch >= 48 && ch <= 57) {
+            mant = mant * 10 + (ch - 48);
+            digits++;
+            frac++;
+            ch = text.charCodeAt(++q);
+          }
+        }
+        if (digits > 0 && digits <= 15 && frac !== 0 && (quoted ? ch === 34 : ch !== 101 && ch !== 69)) {
+          x = frac <= 0 ? mant : mant / POW10[frac];
+          if (neg) x = -x;
+          p = quoted ? q + 1 : q;
+        } else {
+          x = cell(p);
+          if (x === undefined) {
+            i = start;
+            return null;
+          }
+          p = end;
+        }
       }
-      p = end;
       while ((c = text.charCodeAt(p)) === 32 || c === 10 || c === 13 || c === 9) p++;
       if (c !== 44) {
         i = start;
@@ -247,12 +281,46 @@ export function parseJsonWithPairs(text: string, pairKeys: readonly string[]): u
       }
       p++;
       while ((c = text.charCodeAt(p)) === 32 || c === 10 || c === 13 || c === 9) p++;
-      const y = cell(p);
-      if (y === undefined) {
-        i = start;
-        return null;
+      let y: number | undefined;
+      {
+        // Inline fast path: [-]digits[.digits], quoted or not, at most 15 digits, no exponent.
+        let q = p;
+        let ch = c;
+        const quoted = ch === 34;
+        if (quoted) ch = text.charCodeAt(++q);
+        const neg = ch === 45;
+        if (neg) ch = text.charCodeAt(++q);
+        let mant = 0;
+        let digits = 0;
+        let frac = -1;
+        while (ch >= 48 && ch <= 57) {
+          mant = mant * 10 + (ch - 48);
+          digits++;
+          ch = text.charCodeAt(++q);
+        }
+        if (ch === 46) {
+          frac = 0;
+          ch = text.charCodeAt(++q);
+          while (ch >= 48 && ch <= 57) {
+            mant = mant * 10 + (ch - 48);
+            digits++;
+            frac++;
+            ch = text.charCodeAt(++q);
+          }
+        }
+        if (digits > 0 && digits <= 15 && frac !== 0 && (quoted ? ch === 34 : ch !== 101 && ch !== 69)) {
+          y = frac <= 0 ? mant : mant / POW10[frac];
+          if (neg) y = -y;
+          p = quoted ? q + 1 : q;
+        } else {
+          y = cell(p);
+          if (y === undefined) {
+            i = start;
+            return null;
+          }
+          p = end;
+        }
       }
-      p = end;
       while ((c = text.charCodeAt(p)) === 32 || c === 10 || c === 13 || c === 9) p++;
       if (c !== 93) {
         i = start;
