@@ -71,6 +71,9 @@ function timeFieldOf(source: MetricSource, target: EsTarget, histogram: EsBucket
 function metricAgg(m: EsMetric): Record<string, unknown> {
   const field = str(m.field);
   if (m.type === 'count') return {};
+  if (!VALUE_METRICS.has(m.type) && m.type !== 'percentiles' && m.type !== 'extended_stats') {
+    throw new DatasourceError('bad_query', `Elasticsearch metric type ${m.type} is not supported (use count, avg, sum, min, max, cardinality, value_count, percentiles or extended_stats)`);
+  }
   if (!field) throw new DatasourceError('bad_query', `Elasticsearch metric ${m.id} (${m.type}) has no field`);
   if (VALUE_METRICS.has(m.type)) return { [m.id]: { [m.type]: { field } } };
   if (m.type === 'percentiles') {
