@@ -125,7 +125,13 @@ export function scanAnomaly(t: Float64Array, x: Float64Array, s: AnomalyScanSett
 
     // Daily view: the point about one day earlier, by time.
     const dayAgo = t[i] - DAY;
-    while (jd + 1 < i && t[jd + 1] <= dayAgo + DAY_TOLERANCE) jd++;
+    // Advance to the point closest to one day ago (distances fall, then rise, along increasing times).
+    while (jd + 1 < i) {
+      const a = t[jd] - dayAgo;
+      const b = t[jd + 1] - dayAgo;
+      if ((b < 0 ? -b : b) > (a < 0 ? -a : a)) break;
+      jd++;
+    }
     const tj = t[jd] - dayAgo;
     const xj = x[jd];
     if (tj <= DAY_TOLERANCE && tj >= -DAY_TOLERANCE && xj === xj) {
