@@ -317,36 +317,46 @@ export function influxQueryWithLimit(q: string, limit: number): string | undefin
  * @example
  * const s = await influxdb.query(source, Date.now() - 3_600_000, Date.now(), { fetch, apiKey, timeoutMs: 10_000 });
  */
-export const influxdb: Datasource = {
-  async query(source, fromMs, toMs, ctx): Promise<FetchedSeries> {
-    // A Grafana 10+ panel's request (api/ds/query) or a Flux query, whatever the type says.
-    if (isGrafanaQueryUrl(source.datasource.url)) return grafanaQuery.query(source, fromMs, toMs, ctx);
-    if (isFluxSpec(source.datasource)) return influxdbFlux.query(source, fromMs, toMs, ctx);
-    if (!(toMs > fromMs)) return { t: new Float64Array(0), v: new Float64Array(0) };
-    const label = isDirectDatasourceUrl(source.datasource.url) ? 'InfluxDB' : 'Grafana';
-    const parts: Series[] = [];
-    let name: string | undefined;
-    let from = fromMs;
-    for (let page = 0; ; page++) {
-      const { url, init, limit } = influxPagedRequest(source, from, toMs, ctx);
-      const body = await fetchWithTimeout(url, init, ctx, parseInfluxJson, label);
-      const chosen = selectSeries(parseInfluxSeries(body, source.targets, from, toMs), source.targets) as InfluxCandidate | undefined;
-      if (!chosen) break;
-      name ??= chosen.name;
-      parts.push(chosen.series);
-      if (limit === undefined || chosen.rows < limit) break;
-      // A full page: the rest starts just after its newest row (keyset paging; OFFSET would make
-      // InfluxDB skip over all earlier rows again on every page).
-      const next = Math.floor(chosen.lastTime) + 1;
-      if (!(next > from) || next >= toMs) break;
-      if (page + 1 >= MAX_PAGES) {
-        throw new DatasourceError('bad_response', `InfluxDB answered more than ${MAX_PAGES} full pages: query a shorter range or a coarser GROUP BY time()`);
+export const influxdb: Datasource = influxdbDatasource();
+
+/**
+ * An InfluxDB datasource reading at most `pagePoints` rows per series per request (`LIMIT`, then the
+ * next page from just after the newest row), and choosing among several series (GROUP BY tags,
+ * several statements) with `selectSeries`. Specs for Grafana's api/ds/query or with a Flux query go
+ * to those adapters.
+ */
+export function influxdbDatasource({ pagePoints = INFLUX_PAGE_POINTS }: { pagePoints?: number } = {}): Datasource {
+  return {
+    async query(source, fromMs, toMs, ctx): Promise<FetchedSeries> {
+      // A Grafana 10+ panel's request (api/ds/query) or a Flux query, whatever the type says.
+      if (isGrafanaQueryUrl(source.datasource.url)) return grafanaQuery.query(source, fromMs, toMs, ctx);
+      if (isFluxSpec(source.datasource)) return influxdbFlux.query(source, fromMs, toMs, ctx);
+      if (!(toMs > fromMs)) return { t: new Float64Array(0), v: new Float64Array(0) };
+      const label = isDirectDatasourceUrl(source.datasource.url) ? 'InfluxDB' : 'Grafana';
+      const parts: Series[] = [];
+      let name: string | undefined;
+      let from = fromMs;
+      for (let page = 0; ; page++) {
+        const { url, init, limit } = influxPagedRequest(source, from, toMs, ctx, pagePoints);
+        const body = await fetchWithTimeout(url, init, ctx, parseInfluxJson, label);
+        const chosen = selectSeries(parseInfluxSeries(body, source.targets, from, toMs), source.targets) as InfluxCandidate | undefined;
+        if (!chosen) break;
+        name ??= chosen.name;
+        parts.push(chosen.series);
+        if (limit === undefined || chosen.rows < limit) break;
+        // A full page: the rest starts just after its newest row (keyset paging; OFFSET would make
+        // InfluxDB skip over all earlier rows again on every page).
+        const next = Math.floor(chosen.lastTime) + 1;
+        if (!(next > from) || next >= toMs) break;
+        if (page + 1 >= MAX_PAGES) {
+          throw new DatasourceError('bad_response', `InfluxDB answered more than ${MAX_PAGES} full pages: query a shorter range or a coarser GROUP BY time()`);
+        }
+        from = next;
       }
-      from = next;
-    }
-    return { ...concatPages(parts), ...(name !== undefined ? { name } : {}) };
-  },
-};
+      return { ...concatPages(parts), ...(name !== undefined ? { name } : {}) };
+    },
+  };
+}
 
 /** `influxRequest` with `LIMIT INFLUX_PAGE_POINTS` added when the query can be paged (`limit` set then). */
 export function influxPagedRequest(
