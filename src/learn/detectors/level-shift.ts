@@ -6,7 +6,8 @@ import {
   fitBandToNegatives,
 } from './candidates';
 import { labelIndexRanges, mergedSpans, requirePositiveLabels } from './label-ranges';
-import { NOISE_FLOOR, signedNormalizedValues } from './normalize';
+import { heightInNormalizedUnits, NOISE_FLOOR, normalizationHalfRange, signedNormalizedValues } from './normalize';
+import { echoesSeasonally, pointsIn, seasonsToFilter } from './seasonal';
 import { SlidingWindowStats } from './sliding-window-stats';
 import { LearningError, type Detection, type Labels, type Model, type Series, type Span } from './types';
 
@@ -18,29 +19,44 @@ import { LearningError, type Detection, type Labels, type Model, type Series, ty
  * with the labeled transition, so a short spike moves the means little and does not look like a step;
  * a candidate must also persist one window further on (see `persists`), which rejects bumps up to
  * about twice the window wide.
+ * A shift is judged on two ratios, both like the labeled ones: its size in value units (so a sibling in
+ * a noisier hour is still found, and a noise-free series does not make every wiggle score high) and its
+ * size over local noise (so noise alone does not pass). The score is the smaller ratio; 1 passes.
  */
 export interface LevelShiftModel extends Model {
   type: 'jump' | 'drop';
-  version: 1;
+  version: 2;
   /** Points skipped on each side of the boundary (half the labeled transition). */
   halfGap: number;
   /** Length in points of the level windows before and after. */
   sideWindow: number;
-  /** Minimum score (level change over local noise). */
+  /** Level change (value units) that scores 1 on the size ratio. */
+  unitShift: number;
+  /** Level change over local noise that scores 1 on the noise ratio. */
+  unitSnr: number;
+  /** Minimum score (1 unless a removed detection raised it). */
   threshold: number;
   /** Maximum score, set when a removed detection was larger than every labeled shift; null = none. */
   maxScore: number | null;
+  /** Seasons (ms) whose echoes are dropped: a shift that recurs a day or a week apart is the normal pattern. */
+  seasonsMs: number[];
+  /** Points in the longest filtered season (context for the echo check); 0 when none is filtered. */
+  seasonPoints: number;
   /** Labeled positives and removed detections, sorted and merged: never reported. */
   excluded: Span[];
 }
 
-const LEVEL_SHIFT_VERSION = 1;
-/** Share of the weakest labeled shift's score a detection must reach (siblings vary by about ±30%). */
-const THRESHOLD_SHARE = 0.4;
+const LEVEL_SHIFT_VERSION = 2;
 /**
- * Score that noise alone practically never reaches: a difference of two means of `sideWindow` points
- * has a standard deviation of about 0.3 in these units. The threshold is raised towards it, but never
- * above 90% of the weakest labeled shift.
+ * Share of the smallest labeled shift a detection must reach. Siblings vary by about ±30% (down to
+ * 0.54 of the smallest label); a level is measured as a mean over a window that may hold other shapes,
+ * so the bar sits lower than the spikes' (a third): a removed detection raises it where needed.
+ */
+const THRESHOLD_SHARE = 0.3;
+/**
+ * Shift over noise that noise alone practically never reaches: a difference of two means of
+ * `sideWindow` points has a standard deviation of about 0.3 in these units. The noise ratio's unit,
+ * unless the weakest labeled shift is closer to noise (then 90% of it).
  */
 const NOISE_SCORE = 3;
 
@@ -50,26 +66,55 @@ function minWindowCount(B: number): number {
   return Math.max(1, Math.ceil(B / 2));
 }
 
-function scoreFromWindows(left: SlidingWindowStats, right: SlidingWindowStats, minCount: number): number {
-  if (left.count < minCount || right.count < minCount) return -Infinity;
+function noiseOf(left: SlidingWindowStats, right: SlidingWindowStats): number {
   const dc = left.diffCount + right.diffCount;
-  let noise = dc > 0 ? (left.absDiffSum + right.absDiffSum) / dc : 0;
-  if (!(noise >= NOISE_FLOOR)) noise = NOISE_FLOOR;
-  return (right.sum / right.count - left.sum / left.count) / noise;
+  const noise = dc > 0 ? (left.absDiffSum + right.absDiffSum) / dc : 0;
+  return noise >= NOISE_FLOOR ? noise : NOISE_FLOOR;
 }
 
-/** Highest boundary score for c in [from, to]; the windows slide, so this is O(to - from + B). */
-function maxScoreIn(x: Float64Array, from: number, to: number, g: number, B: number): number {
+/** Level change across the boundary between two windows: the difference of their means. */
+function shiftOf(left: SlidingWindowStats, right: SlidingWindowStats): number {
+  return right.sum / right.count - left.sum / left.count;
+}
+
+/**
+ * The smaller of shift / unitShift and (shift / noise) / unitSnr for the boundary between the windows
+ * (`invShift` = 1 / unitShift in the units of x); -Infinity when a window is too empty.
+ */
+function scoreFromWindows(
+  left: SlidingWindowStats,
+  right: SlidingWindowStats,
+  minCount: number,
+  invShift: number,
+  invSnr: number,
+): number {
+  if (left.count < minCount || right.count < minCount) return -Infinity;
+  const shift = shiftOf(left, right);
+  const a = shift * invShift;
+  const b = (shift / noiseOf(left, right)) * invSnr;
+  return a < b ? a : b;
+}
+
+/** Score of the boundary at c, computed directly (O(B)): for seasonal echoes. */
+function boundaryScore(x: Float64Array, c: number, g: number, B: number, invShift: number, invSnr: number): number {
+  if (c < 1 || c >= x.length) return -Infinity;
   const left = new SlidingWindowStats(x);
   const right = new SlidingWindowStats(x);
+  left.moveTo(c - g - B, c - g);
+  right.moveTo(c + g, c + g + B);
+  return scoreFromWindows(left, right, minWindowCount(B), invShift, invSnr);
+}
+
+/** Size and size over noise of the boundary at c (O(B)); used while learning. */
+function shiftAt(x: Float64Array, c: number, g: number, B: number): { shift: number; snr: number } {
+  const left = new SlidingWindowStats(x);
+  const right = new SlidingWindowStats(x);
+  left.moveTo(c - g - B, c - g);
+  right.moveTo(c + g, c + g + B);
   const minCount = minWindowCount(B);
-  let best = -Infinity;
-  for (let c = Math.max(1, from); c <= to && c < x.length; c++) {
-    left.moveTo(c - g - B, c - g);
-    right.moveTo(c + g, c + g + B);
-    best = Math.max(best, scoreFromWindows(left, right, minCount));
-  }
-  return best;
+  if (left.count < minCount || right.count < minCount) return { shift: -Infinity, snr: -Infinity };
+  const shift = shiftOf(left, right);
+  return { shift, snr: shift / noiseOf(left, right) };
 }
 
 /** Mean of the finite values in [from, to), or NaN when fewer than `minCount` are finite. */
@@ -87,18 +132,22 @@ function meanOf(x: Float64Array, from: number, to: number, minCount: number): nu
 
 /**
  * Whether the shift at `c` is a lasting change of level rather than an edge of a bump a little wider
- * than the windows: the level one window further after must keep at least half the shift, and the
- * level one window further before must not already be where the series goes (a drop back). Checks
- * with too little data (the ends of the series) pass.
+ * than the windows: the level over half a window further after must keep at least half the shift, and
+ * the level half a window further before must not already be where the series goes (a drop back).
+ * Half a window (not a whole one) so a shift that lasts twice its windows counts. Checks with too
+ * little data (the ends of the series) pass.
  */
 function persists(x: Float64Array, c: number, g: number, B: number): boolean {
   const minCount = minWindowCount(B);
   const before = meanOf(x, c - g - B, c - g, minCount);
   const after = meanOf(x, c + g, c + g + B, minCount);
+  if (before !== before || after !== after) return true;
   const shift = after - before;
-  const farAfter = meanOf(x, c + g + B, c + g + 2 * B, minCount);
+  const H = B >> 1;
+  const far = Math.max(1, Math.ceil(minCount / 2));
+  const farAfter = meanOf(x, c + g + B, c + g + B + H, far);
   if (farAfter === farAfter && farAfter - before < shift / 2) return false;
-  const farBefore = meanOf(x, c - g - 2 * B, c - g - B, minCount);
+  const farBefore = meanOf(x, c - g - B - H, c - g - B, far);
   if (farBefore === farBefore && after - farBefore < shift / 2) return false;
   return true;
 }
@@ -108,7 +157,15 @@ function persists(x: Float64Array, c: number, g: number, B: number): boolean {
  * the transition), so the best boundary is anywhere on that plateau; the middle of the plateau (scores
  * within 10% of the best) is where the step is.
  */
-function plateauCentre(x: Float64Array, best: number, bestScore: number, g: number, B: number): number {
+function plateauCentre(
+  x: Float64Array,
+  best: number,
+  bestScore: number,
+  g: number,
+  B: number,
+  invShift: number,
+  invSnr: number,
+): number {
   const from = Math.max(1, best - 2 * g - 1);
   const to = Math.min(x.length - 1, best + 2 * g + 1);
   const scores = new Float64Array(to - from + 1);
@@ -118,7 +175,7 @@ function plateauCentre(x: Float64Array, best: number, bestScore: number, g: numb
   for (let c = from; c <= to; c++) {
     left.moveTo(c - g - B, c - g);
     right.moveTo(c + g, c + g + B);
-    scores[c - from] = scoreFromWindows(left, right, minCount);
+    scores[c - from] = scoreFromWindows(left, right, minCount, invShift, invSnr);
   }
   const floor = bestScore - 0.1 * Math.abs(bestScore);
   let l = best;
@@ -129,13 +186,24 @@ function plateauCentre(x: Float64Array, best: number, bestScore: number, g: numb
 }
 
 /** Scans boundaries from `start`; candidates carry their raw score as confidence. */
-function scanLevelShifts(x: Float64Array, m: LevelShiftModel, start: number, threshold: number, out: Candidates): void {
+function scanLevelShifts(
+  x: Float64Array,
+  t: Float64Array,
+  base: number,
+  m: LevelShiftModel,
+  unitShift: number,
+  start: number,
+  threshold: number,
+  out: Candidates,
+): void {
   const n = x.length;
   const g = m.halfGap;
   const B = m.sideWindow;
   const minCount = minWindowCount(B);
   const left = new SlidingWindowStats(x);
   const right = new SlidingWindowStats(x);
+  const invShift = unitShift > 0 ? 1 / unitShift : Infinity;
+  const invSnr = 1 / m.unitSnr;
   // A run of scores over the threshold ends after this many points below it (noise dips on the plateau).
   const patience = g;
   let inRun = false;
@@ -146,13 +214,15 @@ function scanLevelShifts(x: Float64Array, m: LevelShiftModel, start: number, thr
     inRun = false;
     if (m.maxScore !== null && bestS > m.maxScore) return;
     if (!persists(x, bestC, g, B)) return;
-    const centre = plateauCentre(x, bestC, bestS, g, B);
+    const centre = plateauCentre(x, bestC, bestS, g, B, invShift, invSnr);
+    const echo = (q: number) => boundaryScore(x, q - base, g, B, invShift, invSnr);
+    if (echoesSeasonally(t, base + centre, bestS, m.seasonsMs, g + 1, base, echo)) return;
     out.add(centre - g, centre + g, bestS);
   };
   for (let c = start < 1 ? 1 : start; c < n; c++) {
     left.moveTo(c - g - B, c - g);
     right.moveTo(c + g, c + g + B);
-    const s = scoreFromWindows(left, right, minCount);
+    const s = scoreFromWindows(left, right, minCount, invShift, invSnr);
     if (s >= threshold) {
       if (!inRun || s > bestS) {
         bestS = s;
@@ -174,39 +244,70 @@ export function learnLevelShift(type: 'jump' | 'drop', series: Series, labels: L
   const widths = pos.map((r) => r.to - r.from + 1);
   const g = Math.min(5000, Math.max(1, Math.ceil(Math.max(...widths) / 2)));
   const B = Math.max(8 * g, 20);
-  const scores: number[] = [];
+  const half = normalizationHalfRange(series.v);
+  const shifts: number[] = [];
+  const snrs: number[] = [];
+  const bounds: number[] = [];
   for (const r of pos) {
-    const best = maxScoreIn(x, r.from, r.to + 1, g, B);
-    if (best > 0) scores.push(best);
+    // The labeled shift: the boundary inside the label with the largest change of level.
+    let best = { shift: -Infinity, snr: -Infinity };
+    let at = -1;
+    for (let c = Math.max(1, r.from); c <= r.to + 1 && c < x.length; c++) {
+      const s = shiftAt(x, c, g, B);
+      if (s.shift > best.shift) {
+        best = s;
+        at = c;
+      }
+    }
+    if (best.shift > 0 && best.snr > 0) {
+      bounds.push(at);
+      shifts.push(best.shift);
+      snrs.push(best.snr);
+    }
   }
-  if (scores.length === 0) {
+  if (shifts.length === 0 || !(half > 0)) {
     throw new LearningError(
       `None of the labeled segments shows a level shift ${type === 'jump' ? 'up' : 'down'} with enough data ` +
         `around it; label segments that contain a ${type}.`,
     );
   }
-  const minPos = Math.min(...scores);
-  const maxPos = Math.max(...scores);
+  const unitShiftN = THRESHOLD_SHARE * Math.min(...shifts);
   const model: LevelShiftModel = {
     type,
     version: LEVEL_SHIFT_VERSION,
     halfGap: g,
     sideWindow: B,
-    threshold: Math.max(THRESHOLD_SHARE * minPos, Math.min(0.9 * minPos, NOISE_SCORE)),
+    unitShift: unitShiftN * half,
+    unitSnr: Math.min(0.9 * Math.min(...snrs), NOISE_SCORE),
+    threshold: 1,
     maxScore: null,
+    seasonsMs: [],
+    seasonPoints: 0,
     excluded: mergedSpans([...labels.positive, ...labels.negative]),
   };
+  // Filter the seasons that the labeled shifts do not recur in themselves.
+  const invShift = 1 / unitShiftN;
+  const invSnr = 1 / model.unitSnr;
+  model.seasonsMs = seasonsToFilter(series.t, (P) =>
+    bounds.some((c, j) =>
+      echoesSeasonally(series.t, c, Math.min(shifts[j] * invShift, snrs[j] * invSnr), [P], g + 1, 0, (q) =>
+        boundaryScore(x, q, g, B, invShift, invSnr),
+      ),
+    ),
+  );
+  model.seasonPoints = model.seasonsMs.length > 0 ? pointsIn(series.t, Math.max(...model.seasonsMs)) : 0;
   if (neg.length > 0) {
+    const scores = shifts.map((sh, j) => Math.min(sh / unitShiftN, snrs[j] / model.unitSnr));
     const c = new Candidates();
-    scanLevelShifts(x, model, 0, model.threshold, c);
-    fitBandToNegatives(model, c, neg, minPos, maxPos);
+    scanLevelShifts(x, series.t, 0, model, unitShiftN, 0, model.threshold, c);
+    fitBandToNegatives(model, c, neg, Math.min(...scores), Math.max(...scores));
   }
   return model;
 }
 
 /** Points before `fromIndex` that `detectLevelShifts` reads. */
 export function levelShiftContextPoints(m: LevelShiftModel): number {
-  return m.halfGap + 2 * m.sideWindow + 1;
+  return m.halfGap + 2 * m.sideWindow + 1 + (m.seasonPoints > 0 ? m.seasonPoints + m.halfGap + 2 : 0);
 }
 
 /** Finds level shifts like the learned ones that end at or after `fromIndex`. */
@@ -218,7 +319,7 @@ export function detectLevelShifts(m: LevelShiftModel, series: Series, fromIndex 
   const base = Math.max(0, from - 2 * ctx);
   const x = signedNormalizedValues(series.v, m.type === 'jump' ? 1 : -1, base);
   const c = new Candidates();
-  scanLevelShifts(x, m, from - ctx - base, m.threshold, c);
+  scanLevelShifts(x, series.t, base, m, heightInNormalizedUnits(m.unitShift, series.v, base), from - ctx - base, m.threshold, c);
   for (let j = 0; j < c.confidence.length; j++) c.confidence[j] = confidenceFromMargin(c.confidence[j] / m.threshold);
   return finalizeDetections(series, base, c, from, m.excluded);
 }

@@ -1,0 +1,85 @@
+/**
+ * Seasonal echoes. Metrics repeat daily and weekly: a morning rise is a "jump" every day, a nightly
+ * backup a "peak" every night. Such a shape is part of the normal pattern, not a sibling of a labeled
+ * event, unless the labeled events themselves recur that way (then the person wants the daily shape).
+ * A candidate "echoes" when the detector scores at least `ECHO_SHARE` of its score within a few points
+ * of the same time one season earlier or later.
+ */
+import { indexAtOrAfter } from '../series';
+import type { Series } from './types';
+
+const DAY_MS = 86_400_000;
+/** The seasons checked: a day and a week. */
+export const SEASONS_MS = [DAY_MS, 7 * DAY_MS] as const;
+/** Share of a candidate's score that the same time one season away must reach to count as an echo. */
+const ECHO_SHARE = 0.6;
+
+/** Index of the point nearest to `ms`, or -1 when none is within `slack` ms. */
+function nearestIndex(t: Float64Array, ms: number, slack: number): number {
+  const series = { t } as Series;
+  const j = indexAtOrAfter(series, ms);
+  let best = -1;
+  let bestD = Infinity;
+  for (const q of [j - 1, j]) {
+    if (q < 0 || q >= t.length) continue;
+    const d = Math.abs(t[q] - ms);
+    if (d < bestD) {
+      bestD = d;
+      best = q;
+    }
+  }
+  return bestD <= slack ? best : -1;
+}
+
+/**
+ * Whether the candidate at series index `i` with `score` echoes one of `seasonsMs` earlier or later.
+ * `scoreAt(j)` scores series index j (it may return -Infinity where it cannot); `tolerance` is how many
+ * points off the exact time an echo may be. Only points at or after `lowest` are scored (the data the
+ * caller has). O(seasons * tolerance * cost of scoreAt).
+ */
+export function echoesSeasonally(
+  t: Float64Array,
+  i: number,
+  score: number,
+  seasonsMs: readonly number[],
+  tolerance: number,
+  lowest: number,
+  scoreAt: (j: number) => number,
+): boolean {
+  if (seasonsMs.length === 0 || !(score > 0)) return false;
+  const step = i > 0 ? t[i] - t[i - 1] : i + 1 < t.length ? t[i + 1] - t[i] : 0;
+  for (const P of seasonsMs) {
+    for (const dir of [-1, 1]) {
+      const j = nearestIndex(t, t[i] + dir * P, Math.max(step, 1) * (tolerance + 1));
+      if (j < 0) continue;
+      for (let q = Math.max(lowest, j - tolerance); q <= j + tolerance && q < t.length; q++) {
+        if (Math.abs(q - i) <= tolerance) continue;
+        if (scoreAt(q) >= ECHO_SHARE * score) return true;
+      }
+    }
+  }
+  return false;
+}
+
+/**
+ * The seasons to filter for a model learned from labels at `positiveIndices`: those the labels do not
+ * echo themselves (`labelEchoes(index, season)`), and only when the series is longer than the season.
+ */
+export function seasonsToFilter(t: Float64Array, labelEchoes: (season: number) => boolean): number[] {
+  const n = t.length;
+  if (n < 2) return [];
+  const span = t[n - 1] - t[0];
+  return SEASONS_MS.filter((P) => span > P && !labelEchoes(P));
+}
+
+/** Points in `ms` at the series' median step (for context sizes); 0 for fewer than two points. */
+export function pointsIn(t: Float64Array, ms: number): number {
+  const n = t.length;
+  if (n < 2) return 0;
+  const k = Math.min(n - 1, 1001);
+  const steps = new Float64Array(k);
+  for (let j = 0; j < k; j++) steps[j] = t[Math.floor(((n - 1) * j) / k) + 1] - t[Math.floor(((n - 1) * j) / k)];
+  steps.sort();
+  const median = steps[k >> 1];
+  return median > 0 ? Math.ceil(ms / median) : 0;
+}
