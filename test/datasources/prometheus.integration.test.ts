@@ -202,11 +202,21 @@ describe.each(backends)('$name through the Grafana proxy', ({ type, start }) => 
     expect([gone.kind, gone.transient]).toEqual(['unreachable', true]);
   });
 
-  it.runIf(type === 'prometheus')('is refused above 11,000 points per series in one query, which query() never sends', async () => {
-    const direct = await fetch(`${server.url}/api/v1/query_range?query=up&start=${S / 1000}&end=${S / 1000 + 11_001 * 30}&step=30`);
-    expect(direct.status).toBe(400);
-    expect(await direct.text()).toMatch(/exceeded maximum resolution of 11,000 points/);
-  });
+  if (type === 'prometheus') {
+    it('is refused above 11,000 points per series in one query, which query() never sends', async () => {
+      const direct = await fetch(`${server.url}/api/v1/query_range?query=up&start=${S / 1000}&end=${S / 1000 + 11_001 * 30}&step=30`);
+      expect(direct.status).toBe(400);
+      expect(await direct.text()).toMatch(/exceeded maximum resolution of 11,000 points/);
+    });
+
+    it('repeats the last sample of a series that stops for the 5-minute lookback, then nothing', async () => {
+      const s = await ds.query(source({ expr: 'stops', interval: '1m' }), S, S + 30 * 60_000, ctx());
+      expect(Array.from(s.v.subarray(0, 10))).toEqual(Array.from({ length: 10 }, (_, k) => k));
+      expect(s.t.length).toBeGreaterThan(10);
+      expect(s.t.length).toBeLessThanOrEqual(15);
+      for (let k = 10; k < s.t.length; k++) expect([s.t[k], s.v[k]]).toEqual([S + k * 60_000, 9]);
+    });
+  }
 
   it('loads the whole history backwards a week at a time and stops at the first empty week', async () => {
     const history = await loadHistory(cpuA(), ds, ctx(), { nowMs: S + N * STEP + 86_400_000, maxHistoryMs: 90 * 86_400_000 });
