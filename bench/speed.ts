@@ -199,7 +199,10 @@ interface SizeResult {
   /** Process CPU ms of a detect (median); includes gc helper threads. */
   detectCpuMsMedian: number;
   detectPointsPerSec: number;
+  /** Points per second of process CPU time: what a core to ourselves would give. */
+  detectPointsPerCpuSec: number;
   detectNsPerPoint: number;
+  detectCpuNsPerPoint: number;
   /** Detect time over the baseline mean pass on the same data. */
   detectOverBaseline: number;
   allocatedBytesPerPoint: number;
@@ -258,7 +261,9 @@ export default async function speed(args: string[]): Promise<void> {
         detectMsRuns: detect.all,
         detectCpuMsMedian: round(detect.cpuMedian, 4),
         detectPointsPerSec: round(n / (detect.median / 1000)),
+        detectPointsPerCpuSec: round(n / (detect.cpuMedian / 1000)),
         detectNsPerPoint: round((detect.median * 1e6) / n),
+        detectCpuNsPerPoint: round((detect.cpuMedian * 1e6) / n),
         detectOverBaseline: round(detect.median / base.median),
         allocatedBytesPerPoint: round(mem.allocated),
         allocatedJsHeapBytesPerPoint: round(mem.jsHeap),
@@ -278,7 +283,10 @@ export default async function speed(args: string[]): Promise<void> {
   }
 
   // Window scaling: labeled shapes of 5..320 points on 10^6 points; anomaly takes no labels, so no width.
-  const windowScaling: Record<string, { width: number; learnMs: number; detectNsPerPoint: number; detectOverBaseline: number }[]> = {};
+  const windowScaling: Record<
+    string,
+    { width: number; learnMs: number; detectNsPerPoint: number; detectCpuNsPerPoint: number; detectOverBaseline: number }[]
+  > = {};
   const windowed = only.filter((t) => t !== 'anomaly');
   for (const t of windowed) windowScaling[t] = [];
   if (windowed.length > 0) {
@@ -297,6 +305,7 @@ export default async function speed(args: string[]): Promise<void> {
           width,
           learnMs: round(learn.median, 4),
           detectNsPerPoint: round((detect.median * 1e6) / WINDOW_SCALING_POINTS),
+          detectCpuNsPerPoint: round((detect.cpuMedian * 1e6) / WINDOW_SCALING_POINTS),
           detectOverBaseline: round(detect.median / base.median),
         });
       }
@@ -327,16 +336,34 @@ export default async function speed(args: string[]): Promise<void> {
     const rs = perDetector[type];
     const worst = Math.min(...rs.map((r) => r.detectPointsPerSec));
     const ns = rs.map((r) => r.detectNsPerPoint);
+    const cpuNs = rs.map((r) => r.detectCpuNsPerPoint);
+    const worstCpu = Math.min(...rs.map((r) => r.detectPointsPerCpuSec));
     const ws = windowScaling[type];
     const [py0, py1] = PYTHON_HASTIC_POINTS_PER_SEC[type];
     detectorsOut[type] = {
       bySize: rs,
-      goal: { detectPointsPerSec: GOAL_POINTS_PER_SEC[type], worstMeasured: worst, pass: worst >= GOAL_POINTS_PER_SEC[type] },
+      // Judged on wall time at every size; the CPU-time verdict tells contention apart from slowness.
+      goal: {
+        detectPointsPerSec: GOAL_POINTS_PER_SEC[type],
+        worstMeasured: worst,
+        pass: worst >= GOAL_POINTS_PER_SEC[type],
+        worstMeasuredCpu: worstCpu,
+        passOnCpuTime: worstCpu >= GOAL_POINTS_PER_SEC[type],
+      },
       yearOfMinutes: yearOfMinutes[type],
       // ns/point at the largest size over the smallest: about 1 for linear cost.
-      lengthScaling: { nsPerPoint: ns, growth: round(ns[ns.length - 1] / ns[0]) },
+      lengthScaling: {
+        nsPerPoint: ns,
+        growth: round(ns[ns.length - 1] / ns[0]),
+        cpuNsPerPoint: cpuNs,
+        cpuGrowth: round(cpuNs[cpuNs.length - 1] / cpuNs[0]),
+      },
       windowScaling: ws
-        ? { widths: ws, growth: round(ws[ws.length - 1].detectNsPerPoint / ws[0].detectNsPerPoint) }
+        ? {
+            widths: ws,
+            growth: round(ws[ws.length - 1].detectNsPerPoint / ws[0].detectNsPerPoint),
+            cpuGrowth: round(ws[ws.length - 1].detectCpuNsPerPoint / ws[0].detectCpuNsPerPoint),
+          }
         : null,
       speedupOverPythonHastic: [round(worst / py1), round(worst / py0)],
     };
@@ -358,9 +385,9 @@ export default async function speed(args: string[]): Promise<void> {
   for (const type of only) {
     const o = detectorsOut[type] as {
       bySize: SizeResult[];
-      goal: { pass: boolean; worstMeasured: number; detectPointsPerSec: number };
-      lengthScaling: { growth: number };
-      windowScaling: { growth: number } | null;
+      goal: { pass: boolean; passOnCpuTime: boolean; worstMeasured: number; detectPointsPerSec: number };
+      lengthScaling: { growth: number; cpuGrowth: number };
+      windowScaling: { growth: number; cpuGrowth: number } | null;
     };
     const row: Record<string, string | number> = {};
     for (const r of o.bySize) {
@@ -368,10 +395,11 @@ export default async function speed(args: string[]): Promise<void> {
       row[`Mpts/s @${r.points.toExponential(0)}`] = round(r.detectPointsPerSec / 1e6);
     }
     row[`goal Mpts/s`] = `${o.goal.detectPointsPerSec / 1e6} ${o.goal.pass ? 'PASS' : 'FAIL'}`;
+    row['on CPU time'] = o.goal.passOnCpuTime ? 'PASS' : 'FAIL';
     row['x baseline @max'] = o.bySize[o.bySize.length - 1].detectOverBaseline;
     row['B/pt alloc'] = o.bySize[o.bySize.length - 1].allocatedBytesPerPoint;
-    row['len growth'] = o.lengthScaling.growth;
-    row['width growth'] = o.windowScaling ? o.windowScaling.growth : '-';
+    row['len growth (cpu)'] = `${o.lengthScaling.growth} (${o.lengthScaling.cpuGrowth})`;
+    row['width growth (cpu)'] = o.windowScaling ? `${o.windowScaling.growth} (${o.windowScaling.cpuGrowth})` : '-';
     row['year ms'] = `${yearOfMinutes[type].learnDetectMs} ${yearOfMinutes[type].pass ? 'PASS' : 'FAIL'}`;
     row.missed = o.bySize.map((r) => r.missedPlanted).join('/');
     table[type] = row;
