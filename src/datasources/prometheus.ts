@@ -40,7 +40,7 @@ const POW10 = Array.from({ length: 23 }, (_, k) => 10 ** k);
 
 /** A number given as a string, as Prometheus writes sample values: "1.5", "NaN", "+Inf", "-Inf". */
 function numberFromString(s: string): number {
-  const x = Number(s);
+  const x = s.trim() === '' ? NaN : Number(s); // Number('') is 0
   if (x === x) return x;
   const l = s.toLowerCase();
   if (l === '+inf' || l === 'inf' || l === '+infinity') return Infinity;

@@ -222,6 +222,7 @@ describe('malformed and faulty Prometheus answers', () => {
 
   it('returns an empty series for an empty result and for points outside the range', async () => {
     expect((await q(matrix([]))).t.length).toBe(0);
+    expect(Array.from((await q(matrix([{ metric: {}, values: [[S / 1000, ''], [S / 1000 + 60, ' ']] }]))).v)).toEqual([NaN, NaN]);
     expect((await q(matrix([{ metric: {}, values: [[S / 1000 - 60, '1'], [S / 1000 + 600, '1']] }]))).t.length).toBe(0);
   });
 
