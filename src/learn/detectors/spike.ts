@@ -7,6 +7,7 @@ import {
 } from './candidates';
 import { labelIndexRanges, median, mergedSpans, requirePositiveLabels } from './label-ranges';
 import { heightInNormalizedUnits, NOISE_FLOOR, normalizationHalfRange, signedNormalizedValues } from './normalize';
+import { echoesSeasonally, pointsIn, seasonsToFilter } from './seasonal';
 import { SlidingWindowStats } from './sliding-window-stats';
 import { LearningError, type Detection, type Labels, type Model, type Series, type Span } from './types';
 
@@ -48,6 +49,10 @@ export interface SpikeModel extends Model {
   maxWidth: number;
   /** Half the typical labeled width in points, used to size reported segments. */
   segmentHalfWidth: number;
+  /** Seasons (ms) whose echoes are dropped: a spike that recurs a day or a week apart is the normal pattern. */
+  seasonsMs: number[];
+  /** Points in the longest filtered season (context for the echo check); 0 when none is filtered. */
+  seasonPoints: number;
   /** Labeled positives and removed detections, sorted and merged: never reported. */
   excluded: Span[];
 }
@@ -111,6 +116,15 @@ function spikeAt(x: Float64Array, i: number, m: SpikeModel): { height: number; s
   return { height, snr: height / noise, level };
 }
 
+/** The score of point `i` computed directly (O(sideWindow)), for seasonal echoes; -Infinity outside x. */
+function spikeScoreAt(x: Float64Array, i: number, m: SpikeModel, invHeight: number, invSnr: number): number {
+  if (i < 0 || i >= x.length || x[i] !== x[i]) return -Infinity;
+  const { height, snr } = spikeAt(x, i, m);
+  const a = height * invHeight;
+  const b = snr * invSnr;
+  return a < b ? a : b;
+}
+
 /** Each side window must hold this many values: a spike is only judged once both sides are known. */
 function minSideCount(B: number): number {
   return Math.max(1, Math.ceil(B / 4));
@@ -148,6 +162,8 @@ function widthAtHalfHeight(
  */
 function scanSpikes(
   x: Float64Array,
+  t: Float64Array,
+  base: number,
   m: SpikeModel,
   unitHeight: number,
   start: number,
@@ -181,6 +197,8 @@ function scanSpikes(
     const { l, r } = widthAtHalfHeight(x, bestI, bestL, rc, limit);
     const w = r - l + 1;
     if (w < m.minWidth || w > m.maxWidth) return;
+    const echo = (q: number) => spikeScoreAt(x, q - base, m, invHeight, invSnr);
+    if (echoesSeasonally(t, base + bestI, bestS, m.seasonsMs, m.segmentHalfWidth, base, echo)) return;
     out.add(Math.min(l, bestI - m.segmentHalfWidth), Math.max(r, bestI + m.segmentHalfWidth), bestS);
   };
   for (let i = start < 0 ? 0 : start; i < n; i++) {
@@ -247,11 +265,14 @@ export function learnSpike(type: 'peak' | 'trough', series: Series, labels: Labe
     minWidth: 1,
     maxWidth: 1,
     segmentHalfWidth: Math.max(1, Math.round(median(widths) / 2)),
+    seasonsMs: [],
+    seasonPoints: 0,
     excluded: mergedSpans([...labels.positive, ...labels.negative]),
   };
   const heights: number[] = [];
   const snrs: number[] = [];
   const spikeWidths: number[] = [];
+  const tops: number[] = [];
   for (const r of pos) {
     // The labeled spike's top: the highest point over its own baseline within the label.
     let best: ReturnType<typeof spikeAt> | null = null;
@@ -267,6 +288,7 @@ export function learnSpike(type: 'peak' | 'trough', series: Series, labels: Labe
     if (!best) continue;
     const { l, r: rr } = widthAtHalfHeight(x, p, best.level, coreRadius, 4 * h + 4);
     heights.push(best.height);
+    tops.push(p);
     snrs.push(best.snr);
     spikeWidths.push(rr - l + 1);
   }
@@ -283,11 +305,22 @@ export function learnSpike(type: 'peak' | 'trough', series: Series, labels: Labe
   model.minWidth = Math.max(1, Math.floor(Math.min(...spikeWidths) / 2));
   model.maxWidth = Math.ceil(Math.max(...spikeWidths) * 2) + 1;
 
+  // Filter the seasons that the labeled spikes do not recur in themselves.
+  const invHeight = half / model.unitHeight;
+  const invSnr = 1 / model.unitSnr;
+  model.seasonsMs = seasonsToFilter(series.t, (P) =>
+    tops.some((p, j) =>
+      echoesSeasonally(series.t, p, Math.min(heights[j] * invHeight, snrs[j] * invSnr), [P], model.segmentHalfWidth, 0, (q) =>
+        spikeScoreAt(x, q, model, invHeight, invSnr),
+      ),
+    ),
+  );
+  model.seasonPoints = model.seasonsMs.length > 0 ? pointsIn(series.t, Math.max(...model.seasonsMs)) : 0;
   if (neg.length > 0) {
     // Find what detection would report, then move the score band past the removed detections.
     const scores = heights.map((hh, j) => Math.min(hh / (model.unitHeight / half), snrs[j] / model.unitSnr));
     const c = new Candidates();
-    scanSpikes(x, model, model.unitHeight / half, 0, model.threshold, c);
+    scanSpikes(x, series.t, 0, model, model.unitHeight / half, 0, model.threshold, c);
     fitBandToNegatives(model, c, neg, Math.min(...scores), Math.max(...scores));
   }
   return model;
@@ -295,7 +328,8 @@ export function learnSpike(type: 'peak' | 'trough', series: Series, labels: Labe
 
 /** Points before `fromIndex` that `detectSpikes` reads. */
 export function spikeContextPoints(m: SpikeModel): number {
-  return m.halfExclusion + NOISE_SPAN * m.sideWindow + m.maxWidth + m.segmentHalfWidth + 1;
+  const own = m.halfExclusion + NOISE_SPAN * m.sideWindow + m.maxWidth + m.segmentHalfWidth + 1;
+  return own + (m.seasonPoints > 0 ? m.seasonPoints + m.segmentHalfWidth + 2 : 0);
 }
 
 /** Finds spikes like the learned ones that end at or after `fromIndex`. */
@@ -307,7 +341,7 @@ export function detectSpikes(m: SpikeModel, series: Series, fromIndex = 0): Dete
   const base = Math.max(0, from - 2 * ctx);
   const x = signedNormalizedValues(series.v, m.type === 'peak' ? 1 : -1, base);
   const c = new Candidates();
-  scanSpikes(x, m, heightInNormalizedUnits(m.unitHeight, series.v, base), from - ctx - base, m.threshold, c);
+  scanSpikes(x, series.t, base, m, heightInNormalizedUnits(m.unitHeight, series.v, base), from - ctx - base, m.threshold, c);
   for (let j = 0; j < c.confidence.length; j++) c.confidence[j] = confidenceFromMargin(c.confidence[j] / m.threshold);
   return finalizeDetections(series, base, c, from, m.excluded);
 }
