@@ -7,10 +7,10 @@
  * - level: residual against an exponentially weighted level, in units of an exponentially weighted
  *   mean absolute residual; updates use residuals clipped at `clip` scales, so one outlier barely
  *   moves the state while a lasting shift is absorbed within a few dozen points;
- * - daily: seasonal-naive residual (the point one day earlier, found by time, so gaps are fine), used
- *   only while it explains the data clearly better than the level (its scale is below `seasonRatio`
- *   of the level's): the verdict is then the smaller of the two, a point is anomalous only if neither
- *   the recent level nor yesterday explains it;
+ * - daily: seasonal-naive residual (the point closest to one day earlier, found by time, so gaps are
+ *   fine), used only while it explains the data clearly better than the level (its scale is below
+ *   `seasonRatio` of the level's, or it explains the level view's surprises): the verdict is then the
+ *   smaller of the two, a point is anomalous only if neither the recent level nor yesterday explains it;
  * - surprise average (scores only): an exponentially weighted mean of the recent clipped z, which
  *   rises on a change of behaviour (more noise, a new rhythm) that no single point shows.
  */
@@ -60,6 +60,17 @@ const DAY_TOLERANCE = 0.01 * DAY;
 /** The range behind the scale floor forgets 0.1 % of itself per point (a memory of about 1000 points, a few days at 5 minutes). */
 const RANGE_DECAY = 0.001;
 
+/**
+ * The daily view is also used when, at the points that surprise the level view beyond what noise
+ * does (z above SURPRISED), it is surprised less than half as much (SUPPORTED), smoothed over about
+ * five such points (SUPPORT_ALPHA): a daily rhythm of sharp steps (office hours) is then learned in
+ * two or three days, although the level view explains the flat stretches between the steps better.
+ * A spike or a level shift surprises both views alike, so it never turns the daily view on.
+ */
+const SURPRISED = 6;
+const SUPPORTED = 0.5;
+const SUPPORT_ALPHA = 0.2;
+
 const BINS = 128;
 /** Histogram bins per factor e of z, from z = e^-4 (0.018) up to e^12. */
 const BINS_PER_E = 8;
@@ -98,8 +109,10 @@ export function scanAnomaly(t: Float64Array, x: Float64Array, s: AnomalyScanSett
   let seen = 0;
   let hi = 0;
   let lo = 0;
-  let jd = 0; // latest index at or before one day ago
+  let jd = 0; // index of the point closest to one day ago
+  let support = 1; // how much smaller the daily view's z is where the level view is surprised, smoothed
   let dScale = 0;
+  let dDrift = 0;
   let dSeen = 0;
   let ratio = 1; // daily scale over level scale, smoothed
   const invScaleAlpha = 1 / s.scaleAlpha;
@@ -121,7 +134,8 @@ export function scanAnomaly(t: Float64Array, x: Float64Array, s: AnomalyScanSett
     const r = xi - level;
     const ar = r < 0 ? -r : r;
     const div = scale > floor ? scale : floor > 0 ? floor : 1e-300;
-    let zi = ar / div;
+    const zLevel = ar / div;
+    let zi = zLevel;
 
     // Daily view: the point about one day earlier, by time.
     const dayAgo = t[i] - DAY;
@@ -135,15 +149,23 @@ export function scanAnomaly(t: Float64Array, x: Float64Array, s: AnomalyScanSett
     const tj = t[jd] - dayAgo;
     const xj = x[jd];
     if (tj <= DAY_TOLERANCE && tj >= -DAY_TOLERANCE && xj === xj) {
-      const e = xi > xj ? xi - xj : xj - xi;
-      if (seen >= s.warmup && dSeen > 2 * s.warmup && ratio < s.seasonRatio) {
-        const zd = e / (dScale > floor ? dScale : floor > 0 ? floor : 1e-300);
-        if (zd < zi) zi = zd;
+      // Yesterday's value plus the drift of a day (a smoothed day-over-day change): a trend is not an anomaly.
+      const d = xi - xj - dDrift;
+      const e = d < 0 ? -d : d;
+      const zd = e / (dScale > floor ? dScale : floor > 0 ? floor : 1e-300);
+      if (dSeen > 2 * s.warmup && zLevel > SURPRISED) {
+        const q = zd / zLevel;
+        support += SUPPORT_ALPHA * ((q < 1 ? q : 1) - support);
       }
-      const ec = dScale > 0 && e > k * dScale ? k * dScale : e;
+      if (seen >= s.warmup && dSeen > 2 * s.warmup && (ratio < s.seasonRatio || support < SUPPORTED) && zd < zi) zi = zd;
+      const lim = k * dScale;
+      const dc = dScale > 0 && e > lim ? (d > 0 ? lim : -lim) : d;
+      const ec = dc < 0 ? -dc : dc;
       dSeen++;
-      // Running mean at first, then exponential: the first residuals weigh as much as later ones.
-      dScale += dSeen < invScaleAlpha ? (ec - dScale) / dSeen : s.scaleAlpha * (ec - dScale);
+      // Running means at first, then exponential: the first residuals weigh as much as later ones.
+      const w = dSeen < invScaleAlpha ? 1 / dSeen : s.scaleAlpha;
+      dScale += w * (ec - dScale);
+      dDrift += w * dc;
       if (scale > 0) {
         const q = dScale / scale;
         ratio += s.scaleAlpha * ((q < 2 ? q : 2) - ratio);

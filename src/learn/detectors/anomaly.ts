@@ -34,7 +34,7 @@ const MIN_THRESHOLD = 3;
 const MAX_THRESHOLD = 1e6;
 /** Anomalous points at most this many points apart form one segment (a shift flickers as it settles). */
 const MERGE_GAP = 5;
-/** The daily view needs a day of points before the scan start; beyond this many it is left out of the context. */
+/** The daily view wants three days of points before the scan start; beyond this many it is left out of the context. */
 const MAX_DAY_CONTEXT = 100_000;
 
 /**
@@ -148,8 +148,8 @@ function learnAnomaly(series: Series, labels: Labels): AnomalyModel {
 
 function anomalyContextPoints(m: AnomalyModel): number {
   // The level forgets (1 - alpha)^(10 / alpha) ≈ e^-10 of a point this far back; the daily view starts
-  // a day in and then settles as fast.
-  return Math.ceil(10 / Math.min(m.levelAlpha, m.scaleAlpha)) + 2 * m.warmup + Math.min(MAX_DAY_CONTEXT, m.pointsPerDay);
+  // a day in, then needs a few daily rhythm steps to be trusted (see SUPPORT_ALPHA): three days.
+  return Math.ceil(10 / Math.min(m.levelAlpha, m.scaleAlpha)) + 2 * m.warmup + Math.min(MAX_DAY_CONTEXT, 3 * m.pointsPerDay);
 }
 
 function detectAnomalies(m: AnomalyModel, series: Series, fromIndex = 0): Detection[] {

@@ -1,11 +1,26 @@
 import { describe, expect, it } from 'vitest';
-import { anomalyDetector } from '../../../src/learn/detectors/anomaly';
+import { anomalyDetector, anomalyScores } from '../../../src/learn/detectors/anomaly';
 import type { Series } from '../../../src/learn/detectors/types';
 import { expectNegativesRespected } from './behaviour';
 import { fixtureFor, matchDetections } from './fixtures';
-import { addSpike, addStep, background, indexOf, spanOf } from './synthetic';
+import { addSpike, addStep, background, gaussian, indexOf, STEP_MS, spanOf, T0 } from './synthetic';
 
 const noLabels = { positive: [], negative: [] };
+const DAY_POINTS = 1440;
+
+/** A busy-hours square wave (+20 from 9:00 to 17:00 every day) with unit noise: a daily rhythm the level alone cannot follow. */
+function officeHours(days: number, seed = 1): Series {
+  const n = days * DAY_POINTS;
+  const g = gaussian(seed);
+  const t = new Float64Array(n);
+  const v = new Float64Array(n);
+  for (let i = 0; i < n; i++) {
+    const minute = i % DAY_POINTS;
+    t[i] = T0 + i * STEP_MS;
+    v[i] = 100 + (minute >= 540 && minute < 1020 ? 20 : 0) + g();
+  }
+  return { t, v };
+}
 
 describe('anomaly detector', () => {
   it.each([7, 11, 23])('finds spikes up and down without labels (seed %i)', (seed) => {
@@ -64,5 +79,42 @@ describe('anomaly detector', () => {
       return c + 350;
     });
     expect(decoysAfter).toBeLessThanOrEqual(decoysBefore / 2);
+  });
+
+  it('learns a daily rhythm: after the first days a busy-hours square wave is normal, a spike in it is not', () => {
+    const s = officeHours(8);
+    addSpike(s, 6 * DAY_POINTS + 700, 12, 1);
+    const found = anomalyDetector.detect(anomalyDetector.learn(s, noLabels), s);
+    const later = found.filter((d) => indexOf(d.start) >= 3 * DAY_POINTS);
+    expect(later.map((d) => indexOf(d.start))).toEqual([6 * DAY_POINTS + 700]);
+    // The same data seen from late on: the daily view is in the context, so the verdicts agree (the
+    // state restarted a few days back matches to ~1e-10, hence confidence to 6 places).
+    const from = 6 * DAY_POINTS;
+    const part = anomalyDetector.detect(anomalyDetector.learn(s, noLabels), s, from);
+    const full = found.filter((d) => indexOf(d.finish) >= from);
+    expect(part.map((d) => [d.start, d.finish])).toEqual(full.map((d) => [d.start, d.finish]));
+    part.forEach((d, i) => expect(d.confidence).toBeCloseTo(full[i].confidence, 6));
+  });
+
+  it('scores every point causally in [0, 1), once per episode', () => {
+    const s = background({ n: 6000, seed: 5 });
+    addSpike(s, 3000, 15, 1);
+    addStep(s, 4500, 25);
+    const model = anomalyDetector.learn(s, noLabels);
+    const scores = anomalyScores(model, s);
+    expect(scores).toHaveLength(s.v.length);
+    for (const x of scores) expect(x >= 0 && x < 1).toBe(true);
+    const top = [...scores.keys()].sort((a, b) => scores[b] - scores[a]).slice(0, 2).sort((a, b) => a - b);
+    expect(top).toEqual([3000, 4500]);
+    // A held level shift scores once at its start, not at every point after it.
+    const theta = Math.min(scores[3000], scores[4500]);
+    expect(scores.filter((x) => x >= theta)).toHaveLength(2);
+    // Causal: a prefix, or a different future, leaves earlier scores unchanged.
+    const k = 3500;
+    const prefix: Series = { t: s.t.slice(0, k), v: s.v.slice(0, k) };
+    expect(anomalyScores(model, prefix)).toEqual(scores.slice(0, k));
+    const altered: Series = { t: s.t.slice(), v: s.v.slice() };
+    altered.v.fill(1e6, k);
+    expect(anomalyScores(model, altered).slice(0, k)).toEqual(scores.slice(0, k));
   });
 });
