@@ -80,15 +80,25 @@ function zBin(z: number): number {
   return b < 0 ? 0 : b >= BINS ? BINS - 1 : b;
 }
 
+/** Counts one value in bin `b` of the Fenwick tree at `tree[off + 1 .. off + BINS]`. */
+function countBin(tree: Float64Array, off: number, b: number): void {
+  for (let i = b + 1; i <= BINS; i += i & -i) tree[off + i]++;
+}
+
+/** Values counted in bins below `b` (a Fenwick prefix sum: 7 steps for 128 bins, not 128). */
+function countBelow(tree: Float64Array, off: number, b: number): number {
+  let sum = 0;
+  for (let i = b; i > 0; i -= i & -i) sum += tree[off + i];
+  return sum;
+}
+
 /**
- * Rarity of `z` among the values counted in `hist[off .. off + BINS)` so far (minus the log of the
- * fraction at or above its bin), times log(1 + z): a z never seen before in this series and large in
- * itself scores high, a z that recurs scores low however large.
+ * Rarity of `z` among the `counted` values of the histogram at `off` (minus the log of the fraction
+ * at or above its bin, out of `total` points), times log(1 + z): a z never seen before in this series
+ * and large in itself scores high, a z that recurs scores low however large.
  */
-function rarityTimesSize(hist: Float64Array, off: number, z: number, total: number): number {
-  const b = zBin(z);
-  let ge = 0;
-  for (let q = b; q < BINS; q++) ge += hist[off + q];
+function rarityTimesSize(tree: Float64Array, off: number, counted: number, z: number, total: number): number {
+  const ge = counted - countBelow(tree, off, zBin(z));
   return -Math.log((ge + 1) / (total + 1)) * Math.log1p(z);
 }
 
@@ -101,7 +111,9 @@ function rarityTimesSize(hist: Float64Array, off: number, z: number, total: numb
 export function scanAnomaly(t: Float64Array, x: Float64Array, s: AnomalyScanSettings, z: Float64Array, score?: Float64Array): void {
   const n = x.length;
   const k = s.clip;
-  const hist = score ? new Float64Array(2 * BINS) : null;
+  // Histograms of z (tree at 0) and of the surprise average (tree at BINS + 1), as Fenwick trees.
+  const hist = score ? new Float64Array(2 * (BINS + 1)) : null;
+  let averages = 0;
   let total = 0;
   let average = 0;
   let level = 0;
@@ -175,14 +187,15 @@ export function scanAnomaly(t: Float64Array, x: Float64Array, s: AnomalyScanSett
     if (seen >= s.warmup) {
       z[i] = zi;
       if (score && hist) {
-        let sc = rarityTimesSize(hist, 0, zi, total);
+        let sc = rarityTimesSize(hist, 0, total, zi, total);
         average += SCORE_SETTINGS.averageAlpha * (Math.min(zi, k) - average);
         if (seen > 3 * s.warmup) {
-          const sa = SCORE_SETTINGS.averageWeight * rarityTimesSize(hist, BINS, average, total);
+          const sa = SCORE_SETTINGS.averageWeight * rarityTimesSize(hist, BINS + 1, averages, average, total);
           if (sa > sc) sc = sa;
-          hist[BINS + zBin(average)]++;
+          countBin(hist, BINS + 1, zBin(average));
+          averages++;
         }
-        hist[zBin(zi)]++;
+        countBin(hist, 0, zBin(zi));
         total++;
         score[i] = sc;
       }
