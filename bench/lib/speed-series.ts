@@ -31,6 +31,8 @@ export interface PlantOptions {
   width?: number;
   /** Points between consecutive planted shapes (any kind). Default: max(1500, 16 * width). */
   spacing?: number;
+  /** Kinds of shapes to plant, in turn. Default: `PLANT_ORDER` (all of them). */
+  kinds?: readonly DetectorType[];
 }
 
 /** mulberry32: a small deterministic PRNG. */
@@ -55,7 +57,7 @@ const SIZES = [1, 0.7, 1.3, 0.85, 1.15, 0.75, 1.25];
  * const { series, planted } = plantedSeries({ n: 1e6, seed: 1 });
  * const labels = labelsFor('peak', series, planted);
  */
-export function plantedSeries({ n, seed = 1, width, spacing }: PlantOptions): PlantedSeries {
+export function plantedSeries({ n, seed = 1, width, spacing, kinds = PLANT_ORDER }: PlantOptions): PlantedSeries {
   const w = width ?? 15;
   const gap = spacing ?? Math.max(1500, 16 * w);
   const u = rng(seed);
@@ -86,9 +88,9 @@ export function plantedSeries({ n, seed = 1, width, spacing }: PlantOptions): Pl
   const steps: { at: number; height: number; ramp: number }[] = [];
   let k = 0;
   for (let c = gap; c < n - gap; c += gap, k++) {
-    const kind = PLANT_ORDER[k % PLANT_ORDER.length];
+    const kind = kinds[k % kinds.length];
     // One size per cycle, so each drop cancels the cycle's jump and the level stays put.
-    const size = SIZES[Math.floor(k / PLANT_ORDER.length) % SIZES.length];
+    const size = SIZES[Math.floor(k / kinds.length) % SIZES.length];
     switch (kind) {
       case 'peak':
       case 'trough':
