@@ -265,41 +265,108 @@ function cellNumber(text: string, from: number, to: number): number {
 }
 
 /**
- * Reads InfluxDB's annotated CSV (`#datatype`, `#group`, `#default` rows, a header, data rows; tables
- * separated by blank lines; quoted cells with `""` escapes and newlines). Every Flux table is a
- * candidate series: its `_value` column (or each numeric column when there is none, e.g. after
- * `pivot()`) against `_time`, labelled by its group key (`_measurement`, `_field`, tags) and named
- * `measurement{_field="...",tag="..."}`; `refId` is the `result` (the `yield` name).
- *
- * @throws DatasourceError 'bad_query' for an error table (`error,reference` columns), 'bad_response'
- * for a row cut short or without `_time`.
+ * The cells of one CSV record as offsets into the text (no substring per cell). Unquoted lines are
+ * split with `indexOf` (native, fast); a line with a quote goes through the full RFC 4180 reader
+ * (`""` escapes, commas and newlines inside quotes).
  */
-export function parseFluxCsv(text: string, fromMs = -Infinity, toMs = Infinity): NamedSeries[] {
-  const n = text.length;
-  let p = 0;
-  let cap = 64;
-  let starts = new Int32Array(cap);
-  let ends = new Int32Array(cap);
-  let quoted = new Uint8Array(cap);
-  let count = 0;
+class CsvCursor {
+  p = 0;
+  count = 0;
+  starts = new Int32Array(64);
+  ends = new Int32Array(64);
+  quoted = new Uint8Array(64);
+  /** Position of the next `"` at or after `p` (n when none), so finding quotes stays linear. */
+  private nextQuote = -1;
 
-  /** Reads one record into starts/ends; false at the end of the text. */
-  const record = (): boolean => {
+  constructor(readonly text: string) {}
+
+  private grow(): void {
+    const cap = this.starts.length * 2;
+    const s = new Int32Array(cap);
+    s.set(this.starts);
+    this.starts = s;
+    const e = new Int32Array(cap);
+    e.set(this.ends);
+    this.ends = e;
+    const q = new Uint8Array(cap);
+    q.set(this.quoted);
+    this.quoted = q;
+  }
+
+  /** Start and end (before `\r\n`) of the current line, and whether it was split only in part. */
+  private lineStart = 0;
+  private lineEnd = 0;
+  partial = false;
+
+  /**
+   * Reads the next record; false at the end of the text. With `limit`, an unquoted line is split
+   * into its first `limit` cells only (`partial`; `full()` splits the rest): the hot loop of a big
+   * answer needs a few leading columns, and most of the time goes into finding commas. A last line
+   * without a newline is always split in full, so an answer cut short is noticed.
+   */
+  next(limit = Infinity): boolean {
+    const text = this.text;
+    const n = text.length;
+    const p = this.p;
     if (p >= n) return false;
-    count = 0;
+    let eol = text.indexOf('\n', p);
+    if (eol < 0) {
+      eol = n;
+      limit = Infinity;
+    }
+    let lineEnd = eol;
+    if (lineEnd > p && text.charCodeAt(lineEnd - 1) === 13) lineEnd--;
+    if (this.nextQuote < p) {
+      this.nextQuote = text.indexOf('"', p);
+      if (this.nextQuote < 0) this.nextQuote = n;
+    }
+    if (this.nextQuote < lineEnd) {
+      this.partial = false;
+      return this.nextQuoted();
+    }
+    this.lineStart = p;
+    this.lineEnd = lineEnd;
+    this.split(p, limit);
+    this.p = eol + 1;
+    return true;
+  }
+
+  private split(from: number, limit: number): void {
+    const text = this.text;
+    const lineEnd = this.lineEnd;
+    let p = from;
+    let count = 0;
+    this.partial = false;
     for (;;) {
-      if (count === cap) {
-        cap *= 2;
-        const s2 = new Int32Array(cap);
-        s2.set(starts);
-        starts = s2;
-        const e2 = new Int32Array(cap);
-        e2.set(ends);
-        ends = e2;
-        const q2 = new Uint8Array(cap);
-        q2.set(quoted);
-        quoted = q2;
+      if (count === this.starts.length) this.grow();
+      let c = text.indexOf(',', p);
+      if (c < 0 || c > lineEnd) c = lineEnd;
+      this.starts[count] = p;
+      this.ends[count] = c;
+      this.quoted[count] = 0;
+      count++;
+      if (c === lineEnd) break;
+      if (count === limit) {
+        this.partial = true;
+        break;
       }
+      p = c + 1;
+    }
+    this.count = count;
+  }
+
+  /** Splits the rest of a line read with a `limit`. */
+  full(): void {
+    if (this.partial) this.split(this.lineStart, Infinity);
+  }
+
+  private nextQuoted(): boolean {
+    const text = this.text;
+    const n = text.length;
+    let p = this.p;
+    let count = 0;
+    for (;;) {
+      if (count === this.starts.length) this.grow();
       let c = text.charCodeAt(p);
       if (c === 34) {
         const s = ++p;
@@ -310,9 +377,9 @@ export function parseFluxCsv(text: string, fromMs = -Infinity, toMs = Infinity):
             p = e + 2;
             continue;
           }
-          starts[count] = s;
-          ends[count] = e;
-          quoted[count] = 1;
+          this.starts[count] = s;
+          this.ends[count] = e;
+          this.quoted[count] = 1;
           p = e + 1;
           break;
         }
@@ -320,9 +387,9 @@ export function parseFluxCsv(text: string, fromMs = -Infinity, toMs = Infinity):
       } else {
         const s = p;
         while (p < n && c !== 44 && c !== 10 && c !== 13) c = text.charCodeAt(++p);
-        starts[count] = s;
-        ends[count] = p;
-        quoted[count] = 0;
+        this.starts[count] = s;
+        this.ends[count] = p;
+        this.quoted[count] = 0;
       }
       count++;
       if (c === 44) {
@@ -331,15 +398,44 @@ export function parseFluxCsv(text: string, fromMs = -Infinity, toMs = Infinity):
       }
       if (c === 13) p++;
       if (text.charCodeAt(p) === 10) p++;
+      this.count = count;
+      this.p = p;
+      this.nextQuote = -1;
       return true;
     }
-  };
-  const cell = (k: number): string => {
-    if (k >= count) return '';
-    const s = text.slice(starts[k], ends[k]);
-    return quoted[k] ? s.replace(/""/g, '"') : s;
-  };
+  }
 
+  cell(k: number): string {
+    if (k < 0 || k >= this.count) return '';
+    const s = this.text.slice(this.starts[k], this.ends[k]);
+    return this.quoted[k] ? s.replace(/""/g, '"') : s;
+  }
+
+  /** Whether cell k equals `value` (no substring). */
+  cellIs(k: number, value: string): boolean {
+    if (k < 0 || k >= this.count) return value === '';
+    if (this.quoted[k]) return this.cell(k) === value;
+    const len = this.ends[k] - this.starts[k];
+    return len === value.length && this.text.startsWith(value, this.starts[k]);
+  }
+
+  row(): string[] {
+    return Array.from({ length: this.count }, (_, k) => this.cell(k));
+  }
+}
+
+/**
+ * Reads InfluxDB's annotated CSV (`#datatype`, `#group`, `#default` rows, a header, data rows; tables
+ * separated by blank lines; quoted cells with `""` escapes and newlines). Every Flux table is a
+ * candidate series: its `_value` column (or each numeric column when there is none, e.g. after
+ * `pivot()`) against `_time`, labelled by its group key (`_measurement`, `_field`, tags) and named
+ * `measurement{_field="...",tag="..."}`; `refId` is the `result` (the `yield` name).
+ *
+ * @throws DatasourceError 'bad_query' for an error table (`error,reference` columns), 'bad_response'
+ * for a row cut short or without `_time`.
+ */
+export function parseFluxCsv(text: string, fromMs = -Infinity, toMs = Infinity): NamedSeries[] {
+  const cur = new CsvCursor(text);
   const tables: Table[] = [];
   let datatypes: string[] = [];
   let groups: string[] = [];
@@ -352,31 +448,35 @@ export function parseFluxCsv(text: string, fromMs = -Infinity, toMs = Infinity):
   let labelCols: number[] = [];
   let errorCol = -1;
   let current: Table[] = [];
-  let currentKey = '';
+  let currentResult = '';
+  let currentTable: string | null = null;
 
-  while (record()) {
+  let needed = Infinity;
+  while (cur.next(needed)) {
+    const { starts, ends, quoted } = cur;
+    let count = cur.count;
     if (count === 1 && starts[0] === ends[0]) {
       // Blank line: a new section (annotations and header follow).
       header = null;
+      needed = Infinity;
       datatypes = [];
       groups = [];
       defaults = [];
       continue;
     }
     if (!quoted[0] && ends[0] > starts[0] && text.charCodeAt(starts[0]) === 35) {
-      const kind = cell(0);
-      const row = Array.from({ length: count }, (_, k) => cell(k));
-      if (header) {
-        // Annotations without a blank line: a new table section starts.
-        header = null;
-      }
-      if (kind === '#datatype') datatypes = row;
-      else if (kind === '#group') groups = row;
-      else if (kind === '#default') defaults = row;
+      cur.full();
+      const row = cur.row();
+      needed = Infinity;
+      // Annotations without a blank line also start a new section.
+      header = null;
+      if (row[0] === '#datatype') datatypes = row;
+      else if (row[0] === '#group') groups = row;
+      else if (row[0] === '#default') defaults = row;
       continue;
     }
     if (!header) {
-      header = Array.from({ length: count }, (_, k) => cell(k));
+      header = cur.row();
       ti = header.indexOf('_time');
       resultCol = header.indexOf('result');
       tableCol = header.indexOf('table');
@@ -389,26 +489,37 @@ export function parseFluxCsv(text: string, fromMs = -Infinity, toMs = Infinity):
               .map((h, k) => (NUMERIC.test(datatypes[k] ?? '') && groups[k] !== 'true' && !NON_LABEL.has(h) ? k : -1))
               .filter((k) => k >= 0);
       labelCols = header.map((h, k) => (groups[k] === 'true' && !NON_LABEL.has(h) ? k : -1)).filter((k) => k >= 0);
-      currentKey = '\u0000';
+      currentTable = null;
       current = [];
+      needed = Math.max(ti, resultCol, tableCol, errorCol, ...valueCols) + 1;
+      if (needed >= header.length) needed = Infinity;
       continue;
     }
     if (errorCol >= 0 && ti < 0) {
-      const message = cell(errorCol) || 'unknown error';
-      throw new DatasourceError('bad_query', `InfluxDB: ${message}`);
+      throw new DatasourceError('bad_query', `InfluxDB: ${cur.cell(errorCol) || 'unknown error'}`);
     }
-    if (count < header.length) {
+    if (cur.partial ? count < needed : count < header.length) {
       throw new DatasourceError('bad_response', `InfluxDB answered a CSV row with ${count} of ${header.length} cells: the answer was cut short`);
     }
     if (ti < 0) throw new DatasourceError('bad_response', 'InfluxDB answered a table without _time: keep _time in the Flux query (no drop/keep of it)');
     if (!valueCols.length) continue;
-    const fieldOr = (k: number) => (k < 0 ? '' : starts[k] === ends[k] ? (defaults[k] ?? '') : cell(k));
-    const key = `${fieldOr(resultCol)}\u0000${fieldOr(tableCol)}`;
-    if (key !== currentKey) {
-      currentKey = key;
+    const fieldOr = (k: number) => (k < 0 ? '' : starts[k] === ends[k] ? (defaults[k] ?? '') : cur.cell(k));
+    // Same table as the previous row? Compared in place: no substring per row.
+    const sameTable =
+      currentTable !== null &&
+      cur.cellIs(tableCol, currentTable) &&
+      (resultCol < 0 || starts[resultCol] === ends[resultCol] ? (defaults[resultCol] ?? '') === currentResult : cur.cellIs(resultCol, currentResult));
+    if (!sameTable) {
+      cur.full();
+      count = cur.count;
+      if (count < header.length) {
+        throw new DatasourceError('bad_response', `InfluxDB answered a CSV row with ${count} of ${header.length} cells: the answer was cut short`);
+      }
+      currentTable = tableCol < 0 ? '' : cur.cell(tableCol);
+      currentResult = fieldOr(resultCol);
       const labels: Record<string, string> = {};
       for (const k of labelCols) labels[header[k]] = fieldOr(k);
-      const result = fieldOr(resultCol);
+      const result = currentResult;
       current = valueCols.map((vc) => {
         const existing = tables.find((t) => t.result === result && t.column === header![vc] && sameLabels(t.labels, labels));
         if (existing) return existing;
@@ -431,7 +542,10 @@ export function parseFluxCsv(text: string, fromMs = -Infinity, toMs = Infinity):
       }
       const vc = valueCols[j];
       tb.t[tb.n] = time;
-      tb.v[tb.n] = quoted[vc] ? cellNumber(cell(vc), 0, cell(vc).length) : cellNumber(text, starts[vc], ends[vc]);
+      if (quoted[vc]) {
+        const x = cur.cell(vc);
+        tb.v[tb.n] = cellNumber(x, 0, x.length);
+      } else tb.v[tb.n] = cellNumber(text, starts[vc], ends[vc]);
       tb.n++;
     }
   }
