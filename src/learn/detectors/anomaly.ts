@@ -57,6 +57,15 @@ function causallyScaled(v: Float64Array, from: number): Float64Array {
   return x;
 }
 
+/**
+ * A stored model with any setting it lacks taken from the defaults: version 1 models (level, scale,
+ * threshold, warm-up and exclusions only) keep working with the new views; until relearned their
+ * context leaves out the days the daily view would like (`pointsPerDay` 0).
+ */
+function upgraded(m: AnomalyModel): AnomalyModel {
+  return m.version === ANOMALY_VERSION ? m : { ...DEFAULT_SCAN_SETTINGS, ...m, pointsPerDay: m.pointsPerDay ?? 0 };
+}
+
 /** z of every point of `series` from `base` (see `scanAnomaly`), indexed from `base`. */
 function zFrom(series: Series, m: AnomalyModel, base: number): Float64Array {
   const x = causallyScaled(series.v, base);
@@ -146,13 +155,15 @@ function learnAnomaly(series: Series, labels: Labels): AnomalyModel {
   return model;
 }
 
-function anomalyContextPoints(m: AnomalyModel): number {
+function anomalyContextPoints(model: AnomalyModel): number {
+  const m = upgraded(model);
   // The level forgets (1 - alpha)^(10 / alpha) ≈ e^-10 of a point this far back; the daily view starts
   // a day in, then needs a few daily rhythm steps to be trusted (see SUPPORT_ALPHA): three days.
   return Math.ceil(10 / Math.min(m.levelAlpha, m.scaleAlpha)) + 2 * m.warmup + Math.min(MAX_DAY_CONTEXT, 3 * m.pointsPerDay);
 }
 
-function detectAnomalies(m: AnomalyModel, series: Series, fromIndex = 0): Detection[] {
+function detectAnomalies(model: AnomalyModel, series: Series, fromIndex = 0): Detection[] {
+  const m = upgraded(model);
   const n = series.t.length;
   if (n === 0) return [];
   const from = clampFromIndex(fromIndex, n);
@@ -196,7 +207,7 @@ export function anomalyScores(model: AnomalyModel, series: Series): Float64Array
   const x = causallyScaled(series.v, 0);
   const z = new Float64Array(n);
   const raw = new Float64Array(n);
-  scanAnomaly(series.t, x, model, z, raw);
+  scanAnomaly(series.t, x, upgraded(model), z, raw);
   const out = new Float64Array(n);
   sparseOnsets(raw, SCORE_SETTINGS.refractory, out);
   for (let i = 0; i < n; i++) out[i] = out[i] / (1 + out[i]);

@@ -117,4 +117,11 @@ describe('anomaly detector', () => {
     altered.v.fill(1e6, k);
     expect(anomalyScores(model, altered).slice(0, k)).toEqual(scores.slice(0, k));
   });
+
+  it('still detects with a stored version 1 model', () => {
+    const fx = fixtureFor('anomaly', 8000, 7);
+    const v1 = { type: 'anomaly', version: 1, levelAlpha: 0.05, scaleAlpha: 0.02, threshold: 6, warmup: 20, excluded: [] };
+    const found = anomalyDetector.detect(v1 as unknown as Parameters<typeof anomalyDetector.detect>[0], fx.series);
+    expect(matchDetections(found, fx.expected, 2)).toEqual({ missed: [], extra: [] });
+  });
 });
