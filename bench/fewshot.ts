@@ -4,10 +4,13 @@
  * rest, on NAB and on synthetic recurring shapes over the NAB series. Prints JSON, then tables.
  *
  *   npm run bench -- fewshot [nab|synthetic|all] [k,...] [shape,...]
+ *   npm run bench -- fewshot speed [points]     (detection throughput per detector)
  *
  * "best (selected)" picks one type per series from the revealed part only: fewest training false alarms
  * plus, for k >= 2, leave-one-out misses on the revealed windows; ties go to the type the labeled
  * segment looks like (a peak-, trough-, jump- or drop-like contrast with its surroundings; general last).
+ * "best (label shape)" takes the type the first labeled segment looks like, as a person picking the
+ * detector type would (also from the revealed part only).
  * "best (oracle)" picks per series the type with the best F1 on the hidden part: an upper bound only.
  */
 import { detectors } from '../src/learn/detectors/index';
@@ -25,6 +28,7 @@ import {
   type Summary,
   trainingFalseAlarms,
 } from './lib/fewshot-eval';
+import { speedReport } from './lib/fewshot-speed';
 import { SHAPES, syntheticCase } from './lib/fewshot-synthetic';
 import { loadNab } from './lib/nab-data';
 
@@ -96,16 +100,17 @@ function evaluateCase(c: FewShotCase, k: number, types: DetectorType[]): SeriesR
   const selected = [...order].sort((x, y) => fitness[x] - fitness[y] || order.indexOf(x) - order.indexOf(y))[0];
   const oracle = [...types].sort((x, y) => f1(counts[y]).f1 - f1(counts[x]).f1 || counts[x].fp - counts[y].fp)[0];
   counts['best (selected)'] = counts[selected];
+  counts['best (label shape)'] = counts[order[0]];
   counts['best (oracle)'] = counts[oracle];
   return { key: c.key, counts, selected, oracle };
 }
 
 const pct = (x: number) => x.toFixed(2);
 function table(title: string, rows: [string, Summary][]): string {
-  const lines = [`\n${title}`, 'method            series   TP   FP   FN  pooled P/R/F1        mean P/R/F1'];
+  const lines = [`\n${title}`, 'method             series   TP   FP   FN  pooled P/R/F1        mean P/R/F1'];
   for (const [name, s] of rows) {
     lines.push(
-      `${name.padEnd(17)} ${String(s.series).padStart(6)} ${String(s.tp).padStart(4)} ${String(s.fp).padStart(4)} ${String(s.fn).padStart(4)}  ` +
+      `${name.padEnd(18)} ${String(s.series).padStart(6)} ${String(s.tp).padStart(4)} ${String(s.fp).padStart(4)} ${String(s.fn).padStart(4)}  ` +
         `${pct(s.pooled.precision)} ${pct(s.pooled.recall)} ${pct(s.pooled.f1)}       ${pct(s.mean.precision)} ${pct(s.mean.recall)} ${pct(s.mean.f1)}`,
     );
   }
@@ -114,6 +119,14 @@ function table(title: string, rows: [string, Summary][]): string {
 
 export default async function fewshot(args: string[]): Promise<void> {
   const which = args[0] ?? 'all';
+  if (which === 'speed') {
+    const speed = speedReport(Number(args[1] ?? 2_000_000));
+    console.log(JSON.stringify(speed));
+    for (const [type, r] of Object.entries(speed) as [string, Record<string, number>][]) {
+      console.log(`${type.padEnd(8)} ${(r.pointsPerSecond / 1e6).toFixed(1).padStart(6)} M points/s   year (525,600 pts) learn+detect ${r.yearLearnDetectMs} ms`);
+    }
+    return;
+  }
   const ks = (args[1] ?? '1,2').split(',').map(Number);
   const shapes = args[2] ? SHAPES.filter((s) => args[2].split(',').includes(s)) : SHAPES;
   const files = loadNab();
@@ -124,7 +137,7 @@ export default async function fewshot(args: string[]): Promise<void> {
     if (which === 'all' || which === 'nab') {
       const cases = files.map(nabCase).filter((c) => c.windows.length >= k + 1);
       const results = cases.map((c) => evaluateCase(c, k, TYPES));
-      const methods = [...TYPES, 'best (selected)', 'best (oracle)', 'baseline'];
+      const methods = [...TYPES, 'best (selected)', 'best (label shape)', 'best (oracle)', 'baseline'];
       const rows = methods.map((m) => [m, summarize(results.map((r) => r.counts[m]))] as [string, Summary]);
       report[`nab k=${k}`] = {
         summary: Object.fromEntries(rows),

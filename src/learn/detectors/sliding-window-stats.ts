@@ -90,3 +90,64 @@ export class SlidingWindowStats {
     this.steps = 0;
   }
 }
+
+/**
+ * The sum and count of the finite values in a window `[lo, hi)` that only moves forward: the cheaper
+ * half of `SlidingWindowStats`, for windows whose noise is not needed. Recomputed every so often like it.
+ */
+export class SlidingSum {
+  sum = 0;
+  count = 0;
+  lo = 0;
+  hi = 0;
+  private steps = 0;
+
+  constructor(private readonly x: Float64Array) {}
+
+  /** Moves the window to `[lo, hi)` (clamped to the array); both ends must not move backwards. */
+  moveTo(lo: number, hi: number): void {
+    const n = this.x.length;
+    if (lo < 0) lo = 0;
+    if (hi > n) hi = n;
+    if (hi < lo) hi = lo;
+    if (lo >= this.hi || lo < this.lo || hi < this.hi || this.steps > 65536) {
+      this.recompute(lo, hi);
+      return;
+    }
+    const x = this.x;
+    while (this.hi < hi) {
+      const xj = x[this.hi++];
+      if (xj === xj) {
+        this.sum += xj;
+        this.count++;
+      }
+      this.steps++;
+    }
+    while (this.lo < lo) {
+      const xj = x[this.lo++];
+      if (xj === xj) {
+        this.sum -= xj;
+        this.count--;
+      }
+      this.steps++;
+    }
+  }
+
+  private recompute(lo: number, hi: number): void {
+    const x = this.x;
+    let sum = 0;
+    let count = 0;
+    for (let j = lo; j < hi; j++) {
+      const xj = x[j];
+      if (xj === xj) {
+        sum += xj;
+        count++;
+      }
+    }
+    this.sum = sum;
+    this.count = count;
+    this.lo = lo;
+    this.hi = hi;
+    this.steps = 0;
+  }
+}

@@ -8,7 +8,7 @@ import {
 import { labelIndexRanges, median, mergedSpans, requirePositiveLabels } from './label-ranges';
 import { heightInNormalizedUnits, NOISE_FLOOR, normalizationHalfRange, signedNormalizedValues } from './normalize';
 import { echoesSeasonally, pointsIn, seasonsToFilter } from './seasonal';
-import { SlidingWindowStats } from './sliding-window-stats';
+import { SlidingSum, SlidingWindowStats } from './sliding-window-stats';
 import { LearningError, type Detection, type Labels, type Model, type Series, type Span } from './types';
 
 /**
@@ -174,11 +174,11 @@ function scanSpikes(
   const h = m.halfExclusion;
   const B = m.sideWindow;
   const rc = m.coreRadius;
-  const left = new SlidingWindowStats(x);
-  const right = new SlidingWindowStats(x);
+  const left = new SlidingSum(x);
+  const right = new SlidingSum(x);
   const noiseLeft = new SlidingWindowStats(x);
   const noiseRight = new SlidingWindowStats(x);
-  const core = new SlidingWindowStats(x);
+  const core = new SlidingSum(x);
   const NB = NOISE_SPAN * B;
   const limit = m.maxWidth;
   const minCount = minSideCount(B);
