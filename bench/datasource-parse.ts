@@ -5,7 +5,7 @@
  *
  * `npm run bench -- datasource-parse [points] [runs] [source]` prints one JSON line, then a table.
  */
-import { parseEsResponse } from '../src/datasources/elasticsearch';
+import { parseEsJson, parseEsResponse } from '../src/datasources/elasticsearch';
 import { parseGrafanaFrames, parseGrafanaJson } from '../src/datasources/grafana-query';
 import { parseInfluxJson, parseInfluxSeries } from '../src/datasources/influxdb';
 import { parseFluxCsv } from '../src/datasources/influxdb-flux';
@@ -73,7 +73,7 @@ const CASES: Case[] = [
     format: 'JSON buckets',
     build: (n) =>
       `{"took":10,"responses":[{"took":10,"timed_out":false,"hits":{"total":{"value":${n},"relation":"eq"},"max_score":null,"hits":[]},"aggregations":{"2":{"buckets":[${joinBuilt(n, (i) => `{"key_as_string":"${T0 + i * STEP}","key":${T0 + i * STEP},"doc_count":3,"1":{"value":${value(i)}}}`)}]}},"status":200}]}`,
-    parse: (text) => points(parseEsResponse(JSON.parse(text), ES_SOURCE)),
+    parse: (text) => points(parseEsResponse(parseEsJson(text), ES_SOURCE)),
   },
 ];
 

@@ -7,6 +7,7 @@
  */
 import type { Series } from '../learn/detectors/types';
 import { seriesFromPoints } from '../learn/series';
+import { ObjectColumns, parseJsonFast } from './fast-json';
 import { authHeadersFor, datasourceUrl, fetchWithTimeout, isDirectDatasourceUrl } from './grafana';
 import { concatPages, pageRanges } from './paging';
 import { EMPTY_SERIES, selectSeries, seriesName, unitTarget, type NamedSeries } from './select-series';
@@ -222,6 +223,11 @@ export function parseEsResponse(body: unknown, source: MetricSource, fromMs = -I
       if (level === 0 && aggs !== undefined) throw new DatasourceError('bad_response', `Elasticsearch answered without aggregation ${id}`);
       return;
     }
+    if (agg.buckets instanceof ObjectColumns) {
+      if (level < terms.length) throw new DatasourceError('bad_response', `Elasticsearch answered terms buckets without sub-aggregation ${histogram.id}`);
+      columnSeries(agg.buckets, labels);
+      return;
+    }
     const buckets = Array.isArray(agg.buckets) ? (agg.buckets as Bucket[]) : agg.buckets && typeof agg.buckets === 'object' ? Object.values(agg.buckets as Record<string, Bucket>) : [];
     if (level < terms.length) {
       for (const b of buckets) walk(b, level + 1, { ...labels, [String(terms[level].field)]: String(b.key) });
@@ -244,9 +250,44 @@ export function parseEsResponse(body: unknown, source: MetricSource, fromMs = -I
       out.push({ name: seriesName(metricName(m), labels), labels: { ...labels, metric: metricName(m) }, refId: (target as { refId?: string }).refId, series });
     }
   };
+  const columnSeries = (cols: ObjectColumns, labels: Record<string, string>) => {
+    const keys = cols.get('key');
+    const n = keys ? cols.length : 0;
+    for (const m of metrics) {
+      let vc: Float64Array | undefined;
+      if (m.type === 'count') vc = cols.get('doc_count');
+      else if (m.type === 'percentiles') {
+        const prefix = `${m.id}.values.`;
+        for (const [path, col] of cols.columns) {
+          if (path.startsWith(prefix)) {
+            vc = col;
+            break;
+          }
+        }
+      } else if (m.type === 'extended_stats') vc = cols.get(`${m.id}.${str(m.settings?.stat) ?? 'std_deviation'}`);
+      else vc = cols.get(`${m.id}.value`);
+      const t = new Float64Array(n);
+      const v = new Float64Array(n);
+      let k = 0;
+      for (let i = 0; i < n; i++) {
+        const key = keys![i];
+        if (!(key >= fromMs && key < toMs)) continue;
+        t[k] = key;
+        v[k] = vc === undefined ? NaN : vc[i];
+        k++;
+      }
+      const series: Series = seriesFromPoints(t.subarray(0, k), v.subarray(0, k));
+      out.push({ name: seriesName(metricName(m), labels), labels: { ...labels, metric: metricName(m) }, refId: (target as { refId?: string }).refId, series });
+    }
+  };
   if (r?.aggregations === undefined) return out;
   walk(r.aggregations, 0, {});
   return out;
+}
+
+/** Parses an `_msearch` answer; histogram `buckets` become columns (no object per bucket). */
+export function parseEsJson(text: string): unknown {
+  return parseJsonFast(text, { objectRowKeys: ['buckets'] });
 }
 
 /** The `_msearch` request for one page. */
@@ -284,7 +325,7 @@ export const elasticsearch: Datasource = {
     let name: string | undefined;
     for (const [from, to] of pageRanges(fromMs, toMs, step * ES_PAGE_BUCKETS)) {
       const { url, init } = esRequest(source, from, to, ctx);
-      const body = await fetchWithTimeout(url, init, ctx, JSON.parse, label);
+      const body = await fetchWithTimeout(url, init, ctx, parseEsJson, label);
       const chosen = selectSeries(parseEsResponse(body, source, from, to), source.targets);
       if (!chosen) continue;
       name ??= chosen.name;

@@ -36,6 +36,24 @@ export interface FastJsonOptions {
    * columnar `data.values`). Arrays holding anything else, and empty arrays, stay plain arrays.
    */
   numberArrays?: boolean;
+  /**
+   * Keys whose value, an array of objects (no arrays inside), becomes an `ObjectColumns`: one
+   * Float64Array per leaf path (`"key"`, `"1.value"`; numbers, null -> NaN, booleans -> 0/1; strings
+   * are skipped). Elasticsearch's `"buckets"`. An array holding anything else stays a plain array.
+   */
+  objectRowKeys?: readonly string[];
+}
+
+/** An array of objects as columns, one per numeric leaf path (see `FastJsonOptions.objectRowKeys`). */
+export class ObjectColumns {
+  constructor(
+    readonly length: number,
+    readonly columns: ReadonlyMap<string, Float64Array>,
+  ) {}
+  /** The column of a leaf path, or undefined when no object had a number there. */
+  get(path: string): Float64Array | undefined {
+    return this.columns.get(path);
+  }
 }
 
 /**
@@ -50,13 +68,13 @@ export interface FastJsonOptions {
  */
 export function parseJsonFast(text: string, options: FastJsonOptions = {}): unknown {
   try {
-    return parseColumnar(text, new Set(options.rowKeys ?? []), options.numberArrays === true);
+    return parseColumnar(text, new Set(options.rowKeys ?? []), options.numberArrays === true, new Set(options.objectRowKeys ?? []));
   } catch {
     return JSON.parse(text);
   }
 }
 
-function parseColumnar(text: string, rowKeys: ReadonlySet<string>, numberArrays: boolean): unknown {
+function parseColumnar(text: string, rowKeys: ReadonlySet<string>, numberArrays: boolean, objectRowKeys: ReadonlySet<string>): unknown {
   const n = text.length;
   let i = 0;
   const fail = (): never => {
@@ -362,6 +380,135 @@ function parseColumnar(text: string, rowKeys: ReadonlySet<string>, numberArrays:
     i = p + 1;
     return out.slice(0, m);
   };
+  /**
+   * `[{...}, {...}]` straight into one column per leaf path; null (position unchanged) when an element
+   * is not an object or holds an array. Keys are matched in place against the previous row's keys
+   * (same order in every bucket), so a row allocates nothing.
+   */
+  const objectRows = (): ObjectColumns | null => {
+    const start = i;
+    i++;
+    ws();
+    if (text.charCodeAt(i) === 93) {
+      i++;
+      return new ObjectColumns(0, new Map());
+    }
+    let cap = 1024;
+    let rows = 0;
+    const byPath = new Map<string, number>();
+    const paths: string[] = [];
+    let cols: Float64Array[] = [];
+    // Visit-order caches: key text, its prefix and its column, as seen in the previous row.
+    const keyAt: string[] = [];
+    const prefixAt: string[] = [];
+    const pathAt: string[] = [];
+    let k = 0;
+    let abort = false;
+    const column = (path: string): number => {
+      let c = byPath.get(path);
+      if (c === undefined) {
+        c = cols.length;
+        byPath.set(path, c);
+        paths.push(path);
+        cols.push(new Float64Array(cap).fill(NaN));
+      }
+      return c;
+    };
+    const object = (prefix: string): void => {
+      i++; // {
+      ws();
+      if (text.charCodeAt(i) === 125) {
+        i++;
+        return;
+      }
+      for (;;) {
+        ws();
+        if (text.charCodeAt(i) !== 34) fail();
+        const expected = keyAt[k];
+        let key: string;
+        let path: string;
+        if (expected !== undefined && prefixAt[k] === prefix && text.charCodeAt(i + 1 + expected.length) === 34 && text.startsWith(expected, i + 1) && expected.indexOf('\\') < 0) {
+          key = expected;
+          path = pathAt[k];
+          i += expected.length + 2;
+        } else {
+          key = str();
+          path = prefix ? `${prefix}.${key}` : key;
+          keyAt[k] = key;
+          prefixAt[k] = prefix;
+          pathAt[k] = path;
+        }
+        k++;
+        ws();
+        if (text.charCodeAt(i) !== 58) fail();
+        i++;
+        ws();
+        const c = text.charCodeAt(i);
+        if (c === 123) {
+          object(path);
+          if (abort) return;
+        } else if (c === 91) {
+          abort = true;
+          return;
+        } else if (c === 34) {
+          // Strings are not numbers: skip without a substring.
+          let j = i + 1;
+          for (;;) {
+            const d = text.charCodeAt(j);
+            if (d === 34) break;
+            if (d === 92) j += 2;
+            else if (j >= n) fail();
+            else j++;
+          }
+          i = j + 1;
+        } else {
+          let x: number;
+          if (c === 110) x = literal('null', NaN) as number;
+          else if (c === 116) x = literal('true', 1) as number;
+          else if (c === 102) x = literal('false', 0) as number;
+          else x = num();
+          cols[column(path)][rows] = x;
+        }
+        ws();
+        const e = text.charCodeAt(i++);
+        if (e === 44) continue;
+        if (e === 125) return;
+        i--;
+        fail();
+      }
+    };
+    for (;;) {
+      ws();
+      if (text.charCodeAt(i) !== 123) {
+        i = start;
+        return null;
+      }
+      if (rows === cap) {
+        cap *= 2;
+        cols = cols.map((col) => {
+          const grown = new Float64Array(cap).fill(NaN);
+          grown.set(col);
+          return grown;
+        });
+      }
+      k = 0;
+      object('');
+      if (abort) {
+        i = start;
+        return null;
+      }
+      rows++;
+      ws();
+      const c = text.charCodeAt(i++);
+      if (c === 44) continue;
+      if (c === 93) break;
+      i--;
+      fail();
+    }
+    const out = new Map<string, Float64Array>();
+    paths.forEach((path, c) => out.set(path, cols[c].subarray(0, rows)));
+    return new ObjectColumns(rows, out);
+  };
   const obj = (): Record<string, unknown> => {
     i++;
     const o: Record<string, unknown> = {};
@@ -378,7 +525,14 @@ function parseColumnar(text: string, rowKeys: ReadonlySet<string>, numberArrays:
       if (text.charCodeAt(i) !== 58) fail();
       i++;
       ws();
-      const v = rowKeys.has(k) && text.charCodeAt(i) === 91 ? (columns() ?? arr()) : value();
+      const v =
+        text.charCodeAt(i) !== 91
+          ? value()
+          : rowKeys.has(k)
+            ? (columns() ?? arr())
+            : objectRowKeys.has(k)
+              ? (objectRows() ?? arr())
+              : value();
       // Like JSON.parse: "__proto__" is an own property, not the prototype.
       if (k === '__proto__') Object.defineProperty(o, k, { value: v, writable: true, enumerable: true, configurable: true });
       else o[k] = v;
