@@ -294,7 +294,7 @@ class CsvCursor {
   }
 
   /** Start and end (before `\r\n`) of the current line, and whether it was split only in part. */
-  private lineStart = 0;
+  lineStart = 0;
   private lineEnd = 0;
   partial = false;
 
@@ -364,6 +364,7 @@ class CsvCursor {
     const text = this.text;
     const n = text.length;
     let p = this.p;
+    this.lineStart = p;
     let count = 0;
     for (;;) {
       if (count === this.starts.length) this.grow();
@@ -452,13 +453,46 @@ export function parseFluxCsv(text: string, fromMs = -Infinity, toMs = Infinity):
   let currentTable: string | null = null;
 
   let needed = Infinity;
-  while (cur.next(needed)) {
+  // Rows of one table repeat everything before `_time` (result, table, _start, _stop): while a row
+  // starts with that prefix, only its time and value cells are looked at.
+  let prefix: string | null = null;
+  for (;;) {
+    if (prefix !== null && text.startsWith(prefix, cur.p)) {
+      const ts = cur.p + prefix.length;
+      const te = text.indexOf(',', ts);
+      const eol = te < 0 ? -1 : text.indexOf('\n', te);
+      if (eol > 0 && text.charCodeAt(ts) !== 34 && text.charCodeAt(te + 1) !== 34) {
+        const lineEnd = text.charCodeAt(eol - 1) === 13 ? eol - 1 : eol;
+        let ve = text.indexOf(',', te + 1);
+        if (ve < 0 || ve > lineEnd) ve = lineEnd;
+        if (header && ve - te - 1 >= 0 && (ve < lineEnd || header.length === valueCols[0] + 1)) {
+          cur.p = eol + 1;
+          const time = parseRfc3339(text, ts, te);
+          if (!(time >= fromMs && time < toMs)) continue;
+          const tb = current[0];
+          if (tb.n === tb.t.length) {
+            const t2 = new Float64Array(tb.n * 2);
+            t2.set(tb.t);
+            tb.t = t2;
+            const v2 = new Float64Array(tb.n * 2);
+            v2.set(tb.v);
+            tb.v = v2;
+          }
+          tb.t[tb.n] = time;
+          tb.v[tb.n] = cellNumber(text, te + 1, ve);
+          tb.n++;
+          continue;
+        }
+      }
+    }
+    if (!cur.next(needed)) break;
     const { starts, ends, quoted } = cur;
     let count = cur.count;
     if (count === 1 && starts[0] === ends[0]) {
       // Blank line: a new section (annotations and header follow).
       header = null;
       needed = Infinity;
+      prefix = null;
       datatypes = [];
       groups = [];
       defaults = [];
@@ -468,6 +502,7 @@ export function parseFluxCsv(text: string, fromMs = -Infinity, toMs = Infinity):
       cur.full();
       const row = cur.row();
       needed = Infinity;
+      prefix = null;
       // Annotations without a blank line also start a new section.
       header = null;
       if (row[0] === '#datatype') datatypes = row;
@@ -492,6 +527,7 @@ export function parseFluxCsv(text: string, fromMs = -Infinity, toMs = Infinity):
       currentTable = null;
       current = [];
       needed = Math.max(ti, resultCol, tableCol, errorCol, ...valueCols) + 1;
+      prefix = null;
       if (needed >= header.length) needed = Infinity;
       continue;
     }
@@ -527,6 +563,11 @@ export function parseFluxCsv(text: string, fromMs = -Infinity, toMs = Infinity):
         tables.push(table);
         return table;
       });
+      const plainLead = ti > 0 && Array.from({ length: ti }, (_, k) => quoted[k] === 0).every(Boolean);
+      prefix =
+        plainLead && errorCol < 0 && valueCols.length === 1 && valueCols[0] === ti + 1 && resultCol < ti && tableCol < ti
+          ? text.slice(cur.lineStart, starts[ti])
+          : null;
     }
     const time = parseRfc3339(text, starts[ti], ends[ti]);
     if (!(time >= fromMs && time < toMs)) continue;

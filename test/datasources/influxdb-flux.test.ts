@@ -156,6 +156,15 @@ describe('parseFluxCsv (recorded InfluxDB 2 answers)', () => {
     expect(s.labels).toEqual({ note: 'a, "b"\nc' });
     expect(Array.from(s.series.v)).toEqual([1]);
   });
+  it('rows of one table after the first (fast path) keep every point, with quoted labels and table changes', () => {
+    const head = '#datatype,string,long,dateTime:RFC3339,dateTime:RFC3339,dateTime:RFC3339,double,string,string\r\n#group,false,false,true,true,false,false,true,true\r\n#default,_result,,,,,,,\r\n,result,table,_start,_stop,_time,_value,_field,note\r\n';
+    const row = (table: number, i: number, v: string) => `,,${table},2024-01-01T00:00:00Z,2024-01-02T00:00:00Z,${new Date(T0 + i * MIN).toISOString()},${v},f,"x, ""${table}"""`;
+    const rows = [row(0, 0, '1'), row(0, 1, '2'), row(0, 2, ''), row(1, 0, '10'), row(1, 1, '-2.5e1'), row(0, 3, '4')];
+    const c = parseFluxCsv(`${head}${rows.join('\r\n')}\r\n\r\n`);
+    expect(c.map((s) => [s.labels.note, Array.from(s.series.v)])).toEqual([['x, "0"', [1, 2, NaN, 4]], ['x, "1"', [10, -25]]]);
+    // And a last row cut short (no newline) is still noticed.
+    expect(() => parseFluxCsv(`${head}${rows.join('\r\n')}\r\n,,0,2024-01-01T00:00:00Z,2024-01-02T00:00:00Z,2024-01-01T01:00:00Z,7`)).toThrow(/cut short/);
+  });
   it('pivoted output (no _value): one candidate per numeric column', () => {
     const text = '#datatype,string,long,dateTime:RFC3339,double,double,string\n#group,false,false,false,false,false,true\n#default,_result,,,,,\n,result,table,_time,idle,user,host\n,,0,2024-01-01T00:00:00Z,90,10,a\n';
     const c = parseFluxCsv(text);
