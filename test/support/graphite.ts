@@ -14,7 +14,7 @@ import { spawn } from 'node:child_process';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort, requireBinary, spawnServer, waitReady } from './prometheus';
+import { freePort, requireBinary, spawnServer, waitReady } from './processes';
 
 /** Debian's python: graphite-web and whisper are installed for it, not for any pyenv python. */
 export const GRAPHITE_PYTHON = process.env.GRAPHITE_PYTHON ?? '/usr/bin/python3';

@@ -12,7 +12,8 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort, requireBinary, spawnServer, waitReady, type SeriesData } from './prometheus';
+import type { SeriesData } from './prometheus';
+import { freePort, requireBinary, spawnServer, waitReady } from './processes';
 
 export const VICTORIA_METRICS_BIN = process.env.VICTORIA_METRICS_BIN ?? '/usr/bin/victoria-metrics';
 
