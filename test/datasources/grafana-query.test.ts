@@ -1,5 +1,7 @@
 import { readFileSync } from 'node:fs';
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { ObjectColumns, parseJsonFast } from '../../src/datasources/fast-json';
 import {
   GRAFANA_PAGE_POINTS,
   grafanaQuery,
@@ -240,5 +242,41 @@ describe('grafanaQuery.query', () => {
       new Promise((_r, reject) => init.signal?.addEventListener('abort', () => reject(init.signal?.reason)))) as unknown as typeof fetch;
     const e = await failure(grafanaQuery.query(panelSource(), T0, T0 + MIN, { fetch: f, timeoutMs: 50 }));
     expect(e.kind).toBe('timeout');
+  });
+});
+
+describe('parseJsonFast (shared by the adapters)', () => {
+  /** Typed arrays back to plain JSON values (NaN was null), to compare with JSON.parse. */
+  const plain = (x: unknown): unknown => {
+    if (x instanceof Float64Array) return Array.from(x, (v) => (Number.isNaN(v) ? null : v));
+    if (x instanceof ObjectColumns) return { objectColumns: x.length };
+    if (Array.isArray(x)) return x.map(plain);
+    if (x && typeof x === 'object') return Object.fromEntries(Object.entries(x).map(([k, v]) => [k, plain(v)]));
+    return x;
+  };
+  it('numberArrays: arrays of numbers and nulls only become Float64Arrays', () => {
+    const out = parseJsonFast('{"a":[1,-2.5,null,1e3,12345678901234567],"b":[1,"x"],"c":[],"d":[[1,2],[3]],"e":[null]}', { numberArrays: true }) as Record<string, unknown>;
+    expect(out.a).toBeInstanceOf(Float64Array);
+    expect(Array.from(out.a as Float64Array)).toEqual([1, -2.5, NaN, 1000, 12345678901234567]);
+    expect(out.b).toEqual([1, 'x']);
+    expect(out.c).toEqual([]);
+    expect((out.d as unknown[])[0]).toBeInstanceOf(Float64Array);
+    expect(out.e).toBeInstanceOf(Float64Array);
+  });
+  it('property: same values as JSON.parse for any JSON', () => {
+    fc.assert(
+      fc.property(fc.jsonValue({ maxDepth: 4 }), (v) => {
+        const text = JSON.stringify(v);
+        const expected = JSON.parse(text);
+        const norm = (x: unknown) => JSON.parse(JSON.stringify(plain(x)));
+        for (const options of [{}, { numberArrays: true }]) {
+          expect(norm(parseJsonFast(text, options))).toEqual(norm(expected));
+        }
+      }),
+      { seed: 5, numRuns: 300 },
+    );
+  });
+  it.each(['', '{', '[1,2', '{"a":[1,]}', '{"a":[1 2]}', '[-]', '[1.]', 'nul', '{"a":1}x', '<html>'])('rejects %j like JSON.parse', (text) => {
+    expect(() => parseJsonFast(text, { numberArrays: true, objectRowKeys: ['a'] })).toThrow(SyntaxError);
   });
 });
