@@ -73,7 +73,7 @@ async function cachedFetch(deps: JobDeps, anomaly: Anomaly, nowMs: number): Prom
   const source = sourceOf(anomaly);
   const ctx: FetchContext = { fetch: deps.fetch, apiKey: deps.config.apiKey, timeoutMs: deps.config.fetchTimeoutMs };
   const key = anomaly.targetKey ?? (await targetKeyOf(source));
-  return { db: deps.db, key, source, ds: getDatasource(anomaly.datasource.type), ctx, nowMs };
+  return { db: deps.db, key, source, ds: getDatasource(anomaly.datasource), ctx, nowMs };
 }
 
 async function learn(deps: JobDeps, anomaly: Anomaly): Promise<'done' | 'stale'> {
