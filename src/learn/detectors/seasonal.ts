@@ -33,7 +33,8 @@ function nearestIndex(t: Float64Array, ms: number, slack: number): number {
 
 /**
  * Whether the candidate at series index `i` with `score` echoes one of `seasonsMs` earlier or later.
- * `scoreAt(j)` scores series index j (it may return -Infinity where it cannot); `tolerance` is how many
+ * `scoreAt(j, need)` scores series index j (it may return -Infinity where it cannot, or as soon as it
+ * knows the score stays below `need`); `tolerance` is how many
  * points off the exact time an echo may be. Only points at or after `lowest` are scored (the data the
  * caller has). O(seasons * tolerance * cost of scoreAt).
  */
@@ -44,7 +45,7 @@ export function echoesSeasonally(
   seasonsMs: readonly number[],
   tolerance: number,
   lowest: number,
-  scoreAt: (j: number) => number,
+  scoreAt: (j: number, need: number) => number,
 ): boolean {
   if (seasonsMs.length === 0 || !(score > 0)) return false;
   const step = i > 0 ? t[i] - t[i - 1] : i + 1 < t.length ? t[i + 1] - t[i] : 0;
@@ -54,7 +55,7 @@ export function echoesSeasonally(
       if (j < 0) continue;
       for (let q = Math.max(lowest, j - tolerance); q <= j + tolerance && q < t.length; q++) {
         if (Math.abs(q - i) <= tolerance) continue;
-        if (scoreAt(q) >= ECHO_SHARE * score) return true;
+        if (scoreAt(q, ECHO_SHARE * score) >= ECHO_SHARE * score) return true;
       }
     }
   }

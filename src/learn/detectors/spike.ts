@@ -8,7 +8,7 @@ import {
 import { labelIndexRanges, median, mergedSpans, requirePositiveLabels } from './label-ranges';
 import { heightInNormalizedUnits, NOISE_FLOOR, normalizationHalfRange, signedNormalizedValues } from './normalize';
 import { echoesSeasonally, pointsIn, seasonsToFilter } from './seasonal';
-import { SlidingSum, SlidingWindowStats } from './sliding-window-stats';
+import { SlidingWindowStats } from './sliding-window-stats';
 import { LearningError, type Detection, type Labels, type Model, type Series, type Span } from './types';
 
 /**
@@ -116,9 +116,24 @@ function spikeAt(x: Float64Array, i: number, m: SpikeModel): { height: number; s
   return { height, snr: height / noise, level };
 }
 
-/** The score of point `i` computed directly (O(sideWindow)), for seasonal echoes; -Infinity outside x. */
-function spikeScoreAt(x: Float64Array, i: number, m: SpikeModel, invHeight: number, invSnr: number): number {
+/**
+ * The score of point `i` computed directly, for seasonal echoes; -Infinity outside x, or as soon as the
+ * height alone (O(sideWindow), before the wider noise windows) shows the score stays below `need`.
+ */
+function spikeScoreAt(x: Float64Array, i: number, m: SpikeModel, invHeight: number, invSnr: number, need: number): number {
   if (i < 0 || i >= x.length || x[i] !== x[i]) return -Infinity;
+  const h = m.halfExclusion;
+  const B = m.sideWindow;
+  const minCount = minSideCount(B);
+  let sl = 0;
+  let cl = 0;
+  let sr = 0;
+  let cr = 0;
+  for (let j = Math.max(0, i - h - B); j < i - h; j++) if (x[j] === x[j]) (sl += x[j]), cl++;
+  for (let j = i + h + 1; j < i + h + 1 + B && j < x.length; j++) if (x[j] === x[j]) (sr += x[j]), cr++;
+  const core = coreMeanAt(x, i, m.coreRadius);
+  if (cl < minCount || cr < minCount || core !== core) return -Infinity;
+  if ((core - (sl / cl + sr / cr) / 2) * invHeight < need) return -Infinity;
   const { height, snr } = spikeAt(x, i, m);
   const a = height * invHeight;
   const b = snr * invSnr;
@@ -174,11 +189,8 @@ function scanSpikes(
   const h = m.halfExclusion;
   const B = m.sideWindow;
   const rc = m.coreRadius;
-  const left = new SlidingSum(x);
-  const right = new SlidingSum(x);
   const noiseLeft = new SlidingWindowStats(x);
   const noiseRight = new SlidingWindowStats(x);
-  const core = new SlidingSum(x);
   const NB = NOISE_SPAN * B;
   const limit = m.maxWidth;
   const minCount = minSideCount(B);
@@ -197,20 +209,49 @@ function scanSpikes(
     const { l, r } = widthAtHalfHeight(x, bestI, bestL, rc, limit);
     const w = r - l + 1;
     if (w < m.minWidth || w > m.maxWidth) return;
-    const echo = (q: number) => spikeScoreAt(x, q - base, m, invHeight, invSnr);
+    const echo = (q: number, need: number) => spikeScoreAt(x, q - base, m, invHeight, invSnr, need);
     if (echoesSeasonally(t, base + bestI, bestS, m.seasonsMs, m.segmentHalfWidth, base, echo)) return;
     out.add(Math.min(l, bestI - m.segmentHalfWidth), Math.max(r, bestI + m.segmentHalfWidth), bestS);
   };
-  for (let i = start < 0 ? 0 : start; i < n; i++) {
-    left.moveTo(i - h - B, i - h);
-    right.moveTo(i + h + 1, i + h + 1 + B);
-    core.moveTo(i - rc, i + rc + 1);
+  // The level and core windows slide by one point per step: their sums and counts are kept in locals
+  // (the hot loop), entering and leaving points added and removed, and recomputed every 65536 steps
+  // so rounding cannot drift. Indices outside [0, n) are never in a window.
+  const first = start < 0 ? 0 : start;
+  let sumL = 0;
+  let cntL = 0;
+  let sumR = 0;
+  let cntR = 0;
+  let sumC = 0;
+  let cntC = 0;
+  let sinceRecompute = 0;
+  for (let i = first; i < n; i++) {
+    if (i === first || sinceRecompute >= 65536) {
+      sumL = cntL = sumR = cntR = sumC = cntC = 0;
+      for (let j = Math.max(0, i - h - B); j < i - h && j < n; j++) if (x[j] === x[j]) (sumL += x[j]), cntL++;
+      for (let j = i + h + 1; j < i + h + 1 + B && j < n; j++) if (x[j] === x[j]) (sumR += x[j]), cntR++;
+      for (let j = Math.max(0, i - rc); j <= i + rc && j < n; j++) if (x[j] === x[j]) (sumC += x[j]), cntC++;
+      sinceRecompute = 0;
+    } else {
+      sinceRecompute++;
+      let j = i - h - 1; // enters the left window
+      if (j >= 0 && j < n && x[j] === x[j]) (sumL += x[j]), cntL++;
+      j -= B; // leaves it
+      if (j >= 0 && x[j] === x[j]) (sumL -= x[j]), cntL--;
+      j = i + h; // leaves the right window
+      if (j < n && x[j] === x[j]) (sumR -= x[j]), cntR--;
+      j += B; // enters it
+      if (j < n && x[j] === x[j]) (sumR += x[j]), cntR++;
+      j = i + rc; // enters the core
+      if (j < n && x[j] === x[j]) (sumC += x[j]), cntC++;
+      j = i - rc - 1; // leaves it
+      if (j >= 0 && x[j] === x[j]) (sumC -= x[j]), cntC--;
+    }
     let s = -Infinity;
     let level = NaN;
-    if (x[i] === x[i] && core.count > 0 && left.count >= minCount && right.count >= minCount) {
-      const c = core.sum / core.count;
-      const l = left.sum / left.count;
-      const r = right.sum / right.count;
+    if (x[i] === x[i] && cntC > 0 && cntL >= minCount && cntR >= minCount) {
+      const c = sumC / cntC;
+      const l = sumL / cntL;
+      const r = sumR / cntR;
       level = (l + r) / 2;
       const height = c - level;
       // Cheap tests first: most points are nowhere near a spike, and skip the noise windows' upkeep.
@@ -310,8 +351,8 @@ export function learnSpike(type: 'peak' | 'trough', series: Series, labels: Labe
   const invSnr = 1 / model.unitSnr;
   model.seasonsMs = seasonsToFilter(series.t, (P) =>
     tops.some((p, j) =>
-      echoesSeasonally(series.t, p, Math.min(heights[j] * invHeight, snrs[j] * invSnr), [P], model.segmentHalfWidth, 0, (q) =>
-        spikeScoreAt(x, q, model, invHeight, invSnr),
+      echoesSeasonally(series.t, p, Math.min(heights[j] * invHeight, snrs[j] * invSnr), [P], model.segmentHalfWidth, 0, (q, need) =>
+        spikeScoreAt(x, q, model, invHeight, invSnr, need),
       ),
     ),
   );
