@@ -1,9 +1,12 @@
 /**
- * InfluxDB 1.x (InfluxQL) through Grafana's datasource proxy.
+ * InfluxDB 1.x (InfluxQL) through Grafana's datasource proxy, or directly (`url: 'http://influx:8086/query'`
+ * with its origin in HASTIC_DATASOURCE_ORIGINS).
  *
  * The panel sends the datasource as Grafana used it: `{ type: 'influxdb', url: 'api/datasources/proxy/1/query',
  * params: { db, q, epoch }, method?, data? }`. We rewrite the time clause of `q` to the range we need,
- * force `epoch=ms`, and read the first numeric column of the first series.
+ * force `epoch=ms`, add `LIMIT` so one answer holds at most `INFLUX_PAGE_POINTS` rows per series (and
+ * read the rest a page at a time), and take the first value column of the series the panel's target
+ * names (`selectSeries`: GROUP BY tags -> `labels`, several statements -> `refId`).
  */
 import type { Series } from '../learn/detectors/types';
 import { seriesFromPoints } from '../learn/series';
