@@ -3,10 +3,18 @@
  * defines it: every file scored causally by `anomalyScores` (a row's score uses rows up to it only),
  * with the detector's fixed global settings (no per-file tuning, no labels), then one global threshold
  * per profile swept over all scores. `npm run bench -- nab [--per-file]` prints JSON, then a table.
+ *
+ * A second line scores what the server reports: the segments of `detect` (z over the model's
+ * threshold), run causally in chunks of `DETECT_CHUNK` rows (detect on the rows so far, `fromIndex` at
+ * the chunk start, as the scheduled detect job does); each segment's first row is one alarm. No
+ * threshold is swept there: the server has one, so this line is what a user of the server would get.
  */
 import { anomalyDetector, anomalyScores } from '../src/learn/detectors/anomaly';
 import { loadNab, type NabFile } from './lib/nab-data';
 import { NAB_PROFILES, type NabProfileName, nabNormalized, nabRawScore, probationRows, sweepNab } from './lib/nab-score';
+
+/** Rows per causal detect call in the server-output line (a scheduled job sees a few new points each time). */
+const DETECT_CHUNK = 50;
 
 /** Published scores on this subset (standard, low FP, low FN), from the benchmark README. */
 const PUBLISHED: [string, number, number, number][] = [
@@ -35,6 +43,43 @@ export function nabScores(f: NabFile): Float64Array {
   // nothing learned from the file reaches the scores.
   const model = anomalyDetector.learn({ t: series.t.subarray(0, 0), v: series.v.subarray(0, 0) }, { positive: [], negative: [] });
   return anomalyScores(model, series);
+}
+
+/**
+ * Alarms the server would raise on one file: 1 at the first row of every segment `detect` reports when
+ * run causally, chunk by chunk, 0 elsewhere. The model is learned, without labels, on the probation
+ * rows only (which fixes the sampling step the daily view's context needs; nothing else is learned).
+ */
+export function nabDetectAlarms(f: NabFile): Float64Array {
+  const t = causalClock(f.t);
+  const n = t.length;
+  const learnRows = Math.max(2, probationRows(n));
+  const model = anomalyDetector.learn({ t: t.subarray(0, learnRows), v: f.v.subarray(0, learnRows) }, { positive: [], negative: [] });
+  const alarms = new Float64Array(n);
+  // Row of every time stamp (t is strictly increasing): segments come back as times.
+  const rowOf = (ms: number) => {
+    let lo = 0;
+    let hi = n - 1;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (t[mid] < ms) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  };
+  let lastStart = -1;
+  for (let from = 0; from < n; from += DETECT_CHUNK) {
+    const end = Math.min(n, from + DETECT_CHUNK);
+    for (const d of anomalyDetector.detect(model, { t: t.subarray(0, end), v: f.v.subarray(0, end) }, from)) {
+      // A segment still open from the previous chunk comes back with the same start: one alarm.
+      const start = rowOf(d.start);
+      if (start > lastStart) {
+        alarms[start] = 1;
+        lastStart = start;
+      }
+    }
+  }
+  return alarms;
 }
 
 const fmt = (x: number) => (Number.isFinite(x) ? x.toFixed(1).padStart(6) : '     -');
@@ -70,11 +115,25 @@ export default async function nab(args: string[]) {
     scoreMs: Math.round(scoreMs),
     profiles,
   };
+  // What the server reports: detect's segments, run causally; alarms are 0/1, so any threshold in (0, 1] is the same.
+  const detectStarted = performance.now();
+  const alarmed = files.map((f) => ({ key: f.key, scores: nabDetectAlarms(f), windows: f.windows }));
+  const detectMs = performance.now() - detectStarted;
+  const serverProfiles: Record<string, { score: number; alarms: number }> = {};
+  let alarmCount = 0;
+  for (const f of alarmed) for (let i = probationRows(f.scores.length); i < f.scores.length; i++) alarmCount += f.scores[i];
+  for (const name of Object.keys(NAB_PROFILES) as NabProfileName[]) {
+    const r = nabRawScore(alarmed, NAB_PROFILES[name], 1);
+    serverProfiles[name] = { score: nabNormalized(r.score, r.windows, NAB_PROFILES[name]), alarms: alarmCount };
+  }
+  Object.assign(json, { detect: { chunkRows: DETECT_CHUNK, detectMs: Math.round(detectMs), alarmsAfterProbation: alarmCount, profiles: serverProfiles } });
   console.log(JSON.stringify(json, null, 2));
 
   console.log('\ndetector               standard  low FP  low FN');
   const mine = (['standard', 'reward_low_FP_rate', 'reward_low_FN_rate'] as const).map((k) => profiles[k].score);
   console.log(`${'hastic anomaly (this)'.padEnd(22)}${mine.map(fmt).join('  ')}`);
+  const served = (['standard', 'reward_low_FP_rate', 'reward_low_FN_rate'] as const).map((k) => serverProfiles[k].score);
+  console.log(`${'  server detect()'.padEnd(22)}${served.map(fmt).join('  ')}   (segments, causal, ${DETECT_CHUNK}-row chunks; ${alarmCount} alarms)`);
   for (const [name, ...s] of PUBLISHED) console.log(`${name.padEnd(22)}${s.map(fmt).join('  ')}`);
   console.log(`\ncategory (θ per profile) ${Object.values(profiles).map((p) => (p.theta ?? Infinity).toFixed(4)).join(' / ')}`);
   for (const c of categories) console.log(`${c.padEnd(24)}${Object.values(profiles).map((p) => fmt(p.perCategory[c])).join('  ')}`);

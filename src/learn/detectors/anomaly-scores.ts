@@ -9,8 +9,9 @@
  *   moves the state while a lasting shift is absorbed within a few dozen points;
  * - daily: seasonal-naive residual (the point closest to one day earlier, found by time, so gaps are
  *   fine), used only while it explains the data clearly better than the level (its scale is below
- *   `seasonRatio` of the level's, or it explains the level view's surprises): the verdict is then the
- *   smaller of the two, a point is anomalous only if neither the recent level nor yesterday explains it;
+ *   `seasonRatio` of the level's, or its residuals are much smaller at the level view's surprises):
+ *   the verdict is then the smaller of the two, where yesterday's residual is the smaller one; a point
+ *   is anomalous only if neither the recent level nor yesterday explains it;
  * - surprise average (scores only): an exponentially weighted mean of the recent clipped z, which
  *   rises on a change of behaviour (more noise, a new rhythm) that no single point shows.
  */
@@ -62,10 +63,13 @@ const RANGE_DECAY = 0.001;
 
 /**
  * The daily view is also used when, at the points that surprise the level view beyond what noise
- * does (z above SURPRISED), it is surprised less than half as much (SUPPORTED), smoothed over about
- * five such points (SUPPORT_ALPHA): a daily rhythm of sharp steps (office hours) is then learned in
- * two or three days, although the level view explains the flat stretches between the steps better.
- * A spike or a level shift surprises both views alike, so it never turns the daily view on.
+ * does (z above SURPRISED), its residual is less than half the level view's (SUPPORTED), smoothed over
+ * about five such points (SUPPORT_ALPHA): a daily rhythm of sharp steps (office hours) is then learned
+ * in two or three days, although the level view explains the flat stretches between the steps better.
+ * A spike or a level shift moves both residuals alike, so it never turns the daily view on. Residuals,
+ * not z, are compared: a level shift comes back a day later as a step in the daily residual and
+ * inflates the daily scale for a while, so in z the daily view would seem to explain whatever
+ * surprises the level view next (a bump, the next shift) and then hide every spike behind that scale.
  */
 const SURPRISED = 6;
 const SUPPORTED = 0.5;
@@ -166,10 +170,12 @@ export function scanAnomaly(t: Float64Array, x: Float64Array, s: AnomalyScanSett
       const e = d < 0 ? -d : d;
       const zd = e / (dScale > floor ? dScale : floor > 0 ? floor : 1e-300);
       if (dSeen > 2 * s.warmup && zLevel > SURPRISED) {
-        const q = zd / zLevel;
-        support += SUPPORT_ALPHA * ((q < 1 ? q : 1) - support);
+        const q = e < ar ? e / ar : 1;
+        support += SUPPORT_ALPHA * (q - support);
       }
-      if (seen >= s.warmup && dSeen > 2 * s.warmup && (ratio < s.seasonRatio || support < SUPPORTED) && zd < zi) zi = zd;
+      // Yesterday lowers the verdict only where it predicts the point better than the level does (a
+      // smaller residual), not merely because its scale is larger.
+      if (seen >= s.warmup && dSeen > 2 * s.warmup && (ratio < s.seasonRatio || support < SUPPORTED) && zd < zi && e < ar) zi = zd;
       const lim = k * dScale;
       const dc = dScale > 0 && e > lim ? (d > 0 ? lim : -lim) : d;
       const ec = dc < 0 ? -dc : dc;
