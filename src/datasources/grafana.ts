@@ -104,6 +104,13 @@ export function datasourceUrl(source: MetricSource): URL {
         'datasource.url',
       );
     }
+    let panel: string | undefined;
+    try {
+      panel = grafanaOrigin(source.panelUrl);
+    } catch {
+      /* no usable panel origin: keyless */
+    }
+    if (url.origin !== panel) KEYLESS.add(url);
     return url;
   }
   const origin = grafanaOrigin(source.panelUrl);
@@ -115,6 +122,13 @@ export function datasourceUrl(source: MetricSource): URL {
   }
   return url;
 }
+
+/**
+ * URLs (as returned by `datasourceUrl`, then only re-pathed by an adapter) of direct datasources on
+ * another origin than the panel's Grafana: `fetchWithTimeout` never sends an `Authorization` header
+ * to them, whichever adapter built the request, so the Grafana API key cannot leak to a datasource.
+ */
+const KEYLESS = new WeakSet<URL>();
 
 /** @deprecated the name of `datasourceUrl` before direct datasources existed. */
 export const datasourceProxyUrl = datasourceUrl;
@@ -198,6 +212,14 @@ export function authHeadersFor(source: MetricSource, url: URL, ctx: FetchContext
 /** `Authorization: Bearer <apiKey>` when a key is configured (Grafana API key or service-account token). */
 export function authHeaders(ctx: FetchContext): Record<string, string> {
   return ctx.apiKey ? { Authorization: `Bearer ${ctx.apiKey}` } : {};
+}
+
+function withoutAuthorization(headers: HeadersInit | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  new Headers(headers).forEach((value, key) => {
+    if (key !== 'authorization') out[key] = value;
+  });
+  return out;
 }
 
 function isTimeout(err: unknown): boolean {
@@ -301,6 +323,7 @@ export async function fetchWithTimeout(
   const where = `${label} at ${origin}`;
   const timeoutError = () => new DatasourceError('timeout', `${where} did not answer within ${ctx.timeoutMs} ms`);
 
+  if (url instanceof URL && KEYLESS.has(url)) init = { ...init, headers: withoutAuthorization(init.headers) };
   let res: Response;
   try {
     res = await doFetch(target.href, { redirect: 'manual', ...init, signal });

@@ -135,6 +135,29 @@ describe('every adapter requests datasourceUrl(source) (same origin) and sends n
   });
 });
 
+describe('the Grafana key never reaches a direct datasource, whichever adapter built the request', () => {
+  it.each([
+    ['prometheus', { type: 'prometheus', url: 'http://prometheus:9090', method: 'GET' }, [{ refId: 'A', expr: 'up' }]],
+    ['graphite', { type: 'graphite', url: 'http://prometheus:9090', method: 'GET' }, [{ refId: 'A', target: 'a.b' }]],
+  ] as const)('%s (adds the bearer itself; fetchWithTimeout drops it)', async (name, datasource, targets) => {
+    const mod = (await import(`../../src/datasources/${name}.ts`)) as Record<string, Datasource>;
+    const ds = mod[name];
+    const source: MetricSource = { panelUrl: PANEL, datasource: { ...datasource }, targets: [...targets] };
+    const allowed = assertAllowedTarget(source, POLICY);
+    const seen: Array<{ url: string; init: RequestInit }> = [];
+    const f = (async (url: string, init: RequestInit) => {
+      seen.push({ url, init });
+      return new Response('', { status: 503 });
+    }) as unknown as typeof fetch;
+    await ds.query(source, 0, 60_000, { fetch: f, apiKey: 'glsa_secret', timeoutMs: 1000 }).catch(() => undefined);
+    expect(seen.length).toBeGreaterThan(0);
+    for (const { url, init } of seen) {
+      expect(new URL(url).origin).toBe(allowed.origin);
+      expect(new Headers(init.headers).get('authorization')).toBeNull();
+    }
+  });
+});
+
 describe('redirects are not followed (a real HTTP server)', () => {
   let target: Server;
   let redirector: Server;
