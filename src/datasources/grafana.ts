@@ -214,7 +214,7 @@ export function authHeaders(ctx: FetchContext): Record<string, string> {
   return ctx.apiKey ? { Authorization: `Bearer ${ctx.apiKey}` } : {};
 }
 
-function withoutAuthorization(headers: HeadersInit | undefined): Record<string, string> {
+function withoutAuthorization(headers: ConstructorParameters<typeof Headers>[0]): Record<string, string> {
   const out: Record<string, string> = {};
   new Headers(headers).forEach((value, key) => {
     if (key !== 'authorization') out[key] = value;

@@ -16,7 +16,7 @@ import {
   parseInfluxResponse,
   ValueColumns,
 } from '../../src/datasources/influxdb';
-import { concatSeries, getDatasource, loadHistory, WEEK_MS } from '../../src/datasources/index';
+import { concatSeries, getDatasource, loadHistory, SUPPORTED_DATASOURCES, WEEK_MS } from '../../src/datasources/index';
 import { DatasourceError, type Datasource, type FetchContext, type MetricSource } from '../../src/datasources/types';
 
 const F = 1_700_000_000_000;
@@ -341,10 +341,11 @@ describe('getDatasource', () => {
     expect(getDatasource('influxdb')).toBe(influxdb);
     expect(getDatasource('InfluxDB')).toBe(influxdb);
   });
-  it.each(['prometheus', 'constructor', '__proto__'])('%s is unsupported', (type) => {
+  it.each(['oracle', 'constructor', '__proto__'])('%s is unsupported, naming what is', (type) => {
     const e = thrown(() => getDatasource(type));
     expect(e.kind).toBe('unsupported');
-    expect(e.message).toBe(`datasource type ${type} is not supported yet (supported: influxdb)`);
+    expect(e.message).toBe(`datasource type ${type} is not supported yet (supported: ${SUPPORTED_DATASOURCES.join(', ')})`);
+    expect(SUPPORTED_DATASOURCES).toEqual(expect.arrayContaining(['influxdb', 'prometheus', 'graphite', 'elasticsearch']));
   });
 });
 
@@ -477,26 +478,18 @@ describe('parseInfluxJson (columnar fast path)', () => {
   });
 });
 
-describe('parse throughput', () => {
-  it('parses 1M points at more than 1M points/s (text to Series)', () => {
+describe('parse at scale', () => {
+  // Throughput is measured by `npm run bench -- datasource-parse`, not asserted here.
+  it('parses 1M points (text to Series)', () => {
     const n = 1_000_000;
     const parts: string[] = [];
     for (let i = 0; i < n; i++) parts.push(`[${F + i * 1000},${i % 97 === 0 ? 'null' : (i * 0.25).toFixed(2)}]`);
     const text = `{"results":[{"statement_id":0,"series":[{"name":"cpu","columns":["time","value"],"values":[${parts.join(',')}]}]}]}`;
-    parts.length = 0;
-    let best = Infinity;
-    let s = parseInfluxResponse(parseInfluxJson('{"results":[]}'));
-    for (let k = 0; k < 3; k++) {
-      const t0 = performance.now();
-      s = parseInfluxResponse(parseInfluxJson(text));
-      best = Math.min(best, performance.now() - t0);
-    }
+    const s = parseInfluxResponse(parseInfluxJson(text));
     expect(s.t.length).toBe(n);
     expect(s.t[n - 1]).toBe(F + (n - 1) * 1000);
     expect(s.v[1]).toBe(0.25);
+    expect(s.v[n - 1]).toBe(Number(((n - 1) * 0.25).toFixed(2)));
     expect(Number.isNaN(s.v[0])).toBe(true);
-    const rate = Math.round(n / (best / 1000));
-    console.log(`parse: ${n} points (${(text.length / 1e6).toFixed(1)} MB) in ${best.toFixed(0)} ms = ${rate} points/s`);
-    expect(rate).toBeGreaterThan(1_000_000);
   });
 });

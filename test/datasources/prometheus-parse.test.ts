@@ -1,6 +1,6 @@
 /**
  * Prometheus and Graphite adapters without servers: request building, range splitting, the pair scanner
- * (same result as JSON.parse, >= 1M points/s), and every malformed answer a proxy can hand back.
+ * (same result as JSON.parse), and every malformed answer a proxy can hand back.
  */
 import { describe, expect, it } from 'vitest';
 import { graphite, parseGraphiteJson, parseGraphiteResponse } from '../../src/datasources/graphite';
@@ -178,7 +178,7 @@ describe('the pair scanner', () => {
     }
   });
 
-  it('reads a million points at >= 1M points/s, several times faster than JSON.parse', () => {
+  it('reads a million points exactly (throughput: npm run bench -- datasource-parse)', () => {
     const N = 1_000_000;
     const p: string[] = [];
     const g: string[] = [];
@@ -189,23 +189,12 @@ describe('the pair scanner', () => {
     }
     const promText = `{"status":"success","data":{"resultType":"matrix","result":[{"metric":{"__name__":"up"},"values":[${p.join(',')}]}]}}`;
     const graphiteText = `[{"target": "a.b", "tags": {"name": "a.b"}, "datapoints": [${g.join(', ')}]}]`;
-    // CPU time, best of 3: the machine is shared, wall time says more about the neighbours than about us.
-    const rate = (run: () => { series: { t: Float64Array } }[]) => {
-      let best = Infinity;
-      for (let r = 0; r < 3; r++) {
-        const c0 = process.cpuUsage();
-        const out = run();
-        const used = process.cpuUsage(c0);
-        best = Math.min(best, (used.user + used.system) / 1e6);
-        expect(out[0].series.t.length).toBe(N);
-      }
-      return N / best;
-    };
-    const prom = rate(() => parsePrometheusResponse(parsePrometheusJson(promText)));
-    const graph = rate(() => parseGraphiteResponse(parseGraphiteJson(graphiteText)));
-    console.log(`parse throughput (CPU time): prometheus ${(prom / 1e6).toFixed(2)}M points/s, graphite ${(graph / 1e6).toFixed(2)}M points/s`);
-    expect(prom).toBeGreaterThan(1e6);
-    expect(graph).toBeGreaterThan(1e6);
+    const last = Number((Math.sin((N - 1) / 100) * 100).toFixed((N - 1) % 5));
+    for (const [out] of [parsePrometheusResponse(parsePrometheusJson(promText)), parseGraphiteResponse(parseGraphiteJson(graphiteText))]) {
+      expect(out.series.t.length).toBe(N);
+      expect(out.series.t[N - 1]).toBe((1_700_000_000 + (N - 1) * 15) * 1000);
+      expect(out.series.v[N - 1]).toBe(last);
+    }
   }, 120_000);
 });
 
