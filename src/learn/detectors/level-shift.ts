@@ -305,13 +305,36 @@ export function learnLevelShift(type: 'jump' | 'drop', series: Series, labels: L
   return model;
 }
 
+/**
+ * A stored model in the current shape. Version 1 judged shifts on size over noise only, in units of its
+ * `threshold`: it becomes a noise ratio with that unit, no size ratio and no seasonal filter, so stored
+ * models keep detecting (as before) until the next learn.
+ */
+function upgradedLevelShiftModel(m: LevelShiftModel): LevelShiftModel {
+  if (m.version === LEVEL_SHIFT_VERSION) return m;
+  const old = m as unknown as { threshold: number; maxScore: number | null };
+  const unit = old.threshold > 0 ? old.threshold : 1;
+  return {
+    ...m,
+    version: LEVEL_SHIFT_VERSION,
+    unitShift: 0,
+    unitSnr: unit,
+    threshold: 1,
+    maxScore: old.maxScore === null ? null : old.maxScore / unit,
+    seasonsMs: [],
+    seasonPoints: 0,
+  };
+}
+
 /** Points before `fromIndex` that `detectLevelShifts` reads. */
-export function levelShiftContextPoints(m: LevelShiftModel): number {
+export function levelShiftContextPoints(stored: LevelShiftModel): number {
+  const m = upgradedLevelShiftModel(stored);
   return m.halfGap + 2 * m.sideWindow + 1 + (m.seasonPoints > 0 ? m.seasonPoints + m.halfGap + 2 : 0);
 }
 
 /** Finds level shifts like the learned ones that end at or after `fromIndex`. */
-export function detectLevelShifts(m: LevelShiftModel, series: Series, fromIndex = 0): Detection[] {
+export function detectLevelShifts(stored: LevelShiftModel, series: Series, fromIndex = 0): Detection[] {
+  const m = upgradedLevelShiftModel(stored);
   const n = series.t.length;
   if (n === 0) return [];
   const from = clampFromIndex(fromIndex, n);

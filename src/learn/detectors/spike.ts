@@ -367,14 +367,37 @@ export function learnSpike(type: 'peak' | 'trough', series: Series, labels: Labe
   return model;
 }
 
+/**
+ * A stored model in the current shape. Version 1 judged spikes on height over noise only, in units of
+ * its `threshold`: it becomes a noise ratio with that unit, no height ratio and no seasonal filter, so
+ * stored models keep detecting (about as before) until the next learn.
+ */
+function upgradedSpikeModel(m: SpikeModel): SpikeModel {
+  if (m.version === SPIKE_VERSION) return m;
+  const old = m as unknown as { threshold: number; maxScore: number | null };
+  const unit = old.threshold > 0 ? old.threshold : 1;
+  return {
+    ...m,
+    version: SPIKE_VERSION,
+    unitHeight: 0,
+    unitSnr: unit,
+    threshold: 1,
+    maxScore: old.maxScore === null ? null : old.maxScore / unit,
+    seasonsMs: [],
+    seasonPoints: 0,
+  };
+}
+
 /** Points before `fromIndex` that `detectSpikes` reads. */
-export function spikeContextPoints(m: SpikeModel): number {
+export function spikeContextPoints(stored: SpikeModel): number {
+  const m = upgradedSpikeModel(stored);
   const own = m.halfExclusion + NOISE_SPAN * m.sideWindow + m.maxWidth + m.segmentHalfWidth + 1;
   return own + (m.seasonPoints > 0 ? m.seasonPoints + m.segmentHalfWidth + 2 : 0);
 }
 
 /** Finds spikes like the learned ones that end at or after `fromIndex`. */
-export function detectSpikes(m: SpikeModel, series: Series, fromIndex = 0): Detection[] {
+export function detectSpikes(stored: SpikeModel, series: Series, fromIndex = 0): Detection[] {
+  const m = upgradedSpikeModel(stored);
   const n = series.t.length;
   if (n === 0) return [];
   const from = clampFromIndex(fromIndex, n);

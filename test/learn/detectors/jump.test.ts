@@ -48,4 +48,14 @@ describe('jump detector', () => {
     });
     expect(decoysAfter).toBeLessThanOrEqual(decoysBefore / 2);
   });
+
+  it('still detects with a stored version 1 model (size over noise only)', () => {
+    const fx = fixtureFor('jump');
+    const m = jumpDetector.learn(fx.series, fx.labels);
+    const { unitShift, unitSnr, seasonsMs, seasonPoints, ...rest } = m;
+    const v1 = { ...rest, version: 1, threshold: 3, maxScore: null } as unknown as typeof m;
+    const found = jumpDetector.detect(v1, fx.series);
+    expect(matchDetections(found, fx.expected, 0)).toEqual({ missed: [], extra: [] });
+    expect(jumpDetector.contextPoints(v1)).toBeGreaterThan(0);
+  });
 });

@@ -35,4 +35,14 @@ describe('peak detector', () => {
     });
     expect(decoysAfter).toBeLessThanOrEqual(decoysBefore / 2);
   });
+
+  it('still detects with a stored version 1 model (height over noise only)', () => {
+    const fx = fixtureFor('peak');
+    const m = peakDetector.learn(fx.series, fx.labels);
+    const { unitHeight, unitSnr, seasonsMs, seasonPoints, ...rest } = m;
+    const v1 = { ...rest, version: 1, threshold: 3, maxScore: null } as unknown as typeof m;
+    const found = peakDetector.detect(v1, fx.series);
+    expect(matchDetections(found, fx.expected, 0)).toEqual({ missed: [], extra: [] });
+    expect(peakDetector.contextPoints(v1)).toBeGreaterThan(0);
+  });
 });
