@@ -6,21 +6,11 @@
  */
 import { type FewShotCase, nabCase } from './fewshot-eval';
 import type { NabFile } from './nab-data';
+import { mulberry32 as rng } from '../../test/support/random';
 
 export const SHAPES = ['peak', 'trough', 'jump', 'drop', 'general'] as const;
 export type Shape = (typeof SHAPES)[number];
 const OCCURRENCES = 10;
-
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function hash(s: string): number {
   let h = 2166136261;

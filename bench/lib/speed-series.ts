@@ -5,6 +5,7 @@
  * any length. Jumps and drops alternate, so the level stays put however long the series is.
  */
 import type { DetectorType, Labels, Series } from '../../src/learn/detectors/types';
+import { mulberry32 as rng } from '../../test/support/random';
 
 export const STEP_MS = 60_000;
 export const T0 = Date.UTC(2024, 0, 1);
@@ -33,18 +34,6 @@ export interface PlantOptions {
   spacing?: number;
   /** Kinds of shapes to plant, in turn. Default: `PLANT_ORDER` (all of them). */
   kinds?: readonly DetectorType[];
-}
-
-/** mulberry32: a small deterministic PRNG. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** Height factors (±30%) cycled over the shapes, as in the unit-test fixtures. */

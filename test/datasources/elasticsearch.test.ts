@@ -4,6 +4,7 @@ import { ES_PAGE_BUCKETS, elasticsearch, esIntervalMs, esRequest, esSearchBody, 
 import { ObjectColumns, parseJsonFast } from '../../src/datasources/fast-json';
 import { getDatasource } from '../../src/datasources/index';
 import { DatasourceError, type FetchContext, type MetricSource } from '../../src/datasources/types';
+import { failure } from '../support/datasource-failure';
 
 const recorded = (name: string) => readFileSync(new URL(`./recorded/${name}`, import.meta.url), 'utf8');
 const T0 = 1704067200000;
@@ -32,15 +33,6 @@ function ctxAnswering(answer: (init: RequestInit) => Response | Promise<Response
   return { fetch: f as typeof fetch, apiKey: 'k', timeoutMs: 1000 };
 }
 const json = (text: string, status = 200) => new Response(text, { status, headers: { 'Content-Type': 'application/json' } });
-async function failure(p: Promise<unknown>): Promise<DatasourceError> {
-  try {
-    await p;
-  } catch (e) {
-    expect(e).toBeInstanceOf(DatasourceError);
-    return e as DatasourceError;
-  }
-  throw new Error('expected a DatasourceError');
-}
 const lines = (body: string) => body.trimEnd().split('\n').map((l) => JSON.parse(l) as Record<string, any>);
 
 describe('esSearchBody', () => {

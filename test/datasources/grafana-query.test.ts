@@ -12,6 +12,7 @@ import {
 } from '../../src/datasources/grafana-query';
 import { getDatasource } from '../../src/datasources/index';
 import { DatasourceError, type FetchContext, type MetricSource } from '../../src/datasources/types';
+import { failure } from '../support/datasource-failure';
 
 const recorded = (name: string) => readFileSync(new URL(`./recorded/${name}`, import.meta.url), 'utf8');
 const T0 = 1704067200000;
@@ -53,16 +54,6 @@ function fakeFetch(answer: (call: Call, k: number) => Response | Promise<Respons
   return { ctx: { fetch: f as typeof fetch, apiKey: 'glsa_key', timeoutMs: 2000 }, calls };
 }
 const json = (body: string, status = 200) => new Response(body, { status, headers: { 'Content-Type': 'application/json' } });
-
-async function failure(p: Promise<unknown>): Promise<DatasourceError> {
-  try {
-    await p;
-  } catch (e) {
-    expect(e).toBeInstanceOf(DatasourceError);
-    return e as DatasourceError;
-  }
-  throw new Error('expected a DatasourceError');
-}
 
 describe('choosing the adapter', () => {
   it.each(['api/ds/query', '/api/ds/query', 'api/ds/query?ds_type=prometheus', 'http://grafana:3000/api/ds/query'])('%s is the unified query API', (url) => {

@@ -9,6 +9,7 @@ import { getDatasource, loadHistory } from '../../src/datasources/index';
 import { DatasourceError, type FetchContext, type MetricSource } from '../../src/datasources/types';
 import { startGrafanaProxy, type GrafanaProxy } from '../support/grafana-proxy';
 import { startGraphite, type GraphiteServer } from '../support/graphite';
+import { failure } from '../support/datasource-failure';
 
 const API_KEY = 'glsa_graphite_key';
 const STEP = 30_000;
@@ -18,16 +19,6 @@ const S = Math.floor((Date.now() - 3_600_000) / STEP) * STEP - N * STEP;
 const valueAt = (i: number) => (i % 2880) / 8 + (i % 7) * 0.125;
 
 const ctx = (over: Partial<FetchContext> = {}): FetchContext => ({ fetch, apiKey: API_KEY, timeoutMs: 5_000, ...over });
-
-async function failure(p: Promise<unknown>): Promise<DatasourceError> {
-  try {
-    await p;
-  } catch (e) {
-    expect(e).toBeInstanceOf(DatasourceError);
-    return e as DatasourceError;
-  }
-  throw new Error('expected a DatasourceError');
-}
 
 function expectPoints(t: Float64Array, v: Float64Array, firstIndex: number, count: number) {
   expect(t.length).toBe(count);

@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { getDatasource } from '../../src/datasources/index';
 import { fluxQueryForRange, fluxRequest, influxdbFlux, isFluxSpec, parseFluxCsv, parseRfc3339 } from '../../src/datasources/influxdb-flux';
 import { DatasourceError, type FetchContext, type MetricSource } from '../../src/datasources/types';
+import { failure } from '../support/datasource-failure';
 
 const recorded = (name: string) => readFileSync(new URL(`./recorded/${name}`, import.meta.url), 'utf8');
 const T0 = Date.UTC(2024, 0, 1);
@@ -25,15 +26,6 @@ function ctxAnswering(answer: () => Response | Promise<Response>, calls: Array<{
   return { fetch: f as typeof fetch, apiKey: 'k', timeoutMs: 1000 };
 }
 const csv = (text: string, status = 200) => new Response(text, { status, headers: { 'Content-Type': 'text/csv; charset=utf-8' } });
-async function failure(p: Promise<unknown>): Promise<DatasourceError> {
-  try {
-    await p;
-  } catch (e) {
-    expect(e).toBeInstanceOf(DatasourceError);
-    return e as DatasourceError;
-  }
-  throw new Error('expected a DatasourceError');
-}
 
 describe('fluxQueryForRange', () => {
   const start = '2024-01-01T00:00:00.000Z';

@@ -13,6 +13,7 @@ import {
 import { DatasourceError, type FetchContext, type MetricSource } from '../../src/datasources/types';
 import { startGrafanaProxy, type GrafanaProxy } from '../support/grafana-proxy';
 import { startInfluxd, type Influxd } from '../support/influxd';
+import { failure } from '../support/datasource-failure';
 
 const API_KEY = 'glsa_paging';
 const MIN = 60_000;
@@ -33,16 +34,6 @@ function source(q: string, targets: unknown[] = []): MetricSource {
   };
 }
 const qOf = (url: string) => new URL(url, 'http://x').searchParams.get('q') ?? '';
-
-async function failure(p: Promise<unknown>): Promise<DatasourceError> {
-  try {
-    await p;
-  } catch (e) {
-    expect(e).toBeInstanceOf(DatasourceError);
-    return e as DatasourceError;
-  }
-  throw new Error('expected a DatasourceError');
-}
 
 beforeAll(async () => {
   influx = await startInfluxd();

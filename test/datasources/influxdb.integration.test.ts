@@ -7,6 +7,7 @@ import { getDatasource, loadHistory, WEEK_MS } from '../../src/datasources/index
 import { DatasourceError, type FetchContext, type MetricSource } from '../../src/datasources/types';
 import { startGrafanaProxy, type GrafanaProxy } from '../support/grafana-proxy';
 import { startInfluxd, type Influxd } from '../support/influxd';
+import { failure } from '../support/datasource-failure';
 
 const API_KEY = 'glsa_test_key';
 const MIN = 60_000;
@@ -30,16 +31,6 @@ function source(q: string, over: Partial<MetricSource['datasource']> = {}): Metr
 
 const CPU = 'SELECT "value" FROM "cpu" WHERE ("host" = \'a\') AND $timeFilter';
 const ctx = (over: Partial<FetchContext> = {}): FetchContext => ({ fetch, apiKey: API_KEY, timeoutMs: 5_000, ...over });
-
-async function failure(p: Promise<unknown>): Promise<DatasourceError> {
-  try {
-    await p;
-  } catch (e) {
-    expect(e).toBeInstanceOf(DatasourceError);
-    return e as DatasourceError;
-  }
-  throw new Error('expected a DatasourceError');
-}
 
 function expectPoints(t: Float64Array, v: Float64Array, firstIndex: number, count: number) {
   expect(t.length).toBe(count);

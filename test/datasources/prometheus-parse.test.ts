@@ -18,6 +18,7 @@ import {
   queryRangeUrl,
 } from '../../src/datasources/prometheus';
 import { DatasourceError, type FetchContext, type MetricSource } from '../../src/datasources/types';
+import { failure } from '../support/datasource-failure';
 
 const S = 1_700_000_000_000;
 
@@ -45,16 +46,6 @@ const graphiteSource = (target = 'a.b'): MetricSource => ({
   targets: [{ refId: 'A', target }],
 });
 const matrix = (result: unknown[], extra = '') => `{"status":"success"${extra},"data":{"resultType":"matrix","result":${JSON.stringify(result)}}}`;
-
-async function failure(p: Promise<unknown>): Promise<DatasourceError> {
-  try {
-    await p;
-  } catch (e) {
-    expect(e).toBeInstanceOf(DatasourceError);
-    return e as DatasourceError;
-  }
-  throw new Error('expected a DatasourceError');
-}
 
 /** JSON.parse with pair arrays turned into the same PairColumns, for comparison. */
 function reference(text: string, key: string): unknown {

@@ -9,6 +9,7 @@ import { DatasourceError, type FetchContext, type MetricSource } from '../../src
 import { startGrafanaProxy, type GrafanaProxy } from '../support/grafana-proxy';
 import { startPrometheus, type PrometheusServer, type SeriesData } from '../support/prometheus';
 import { startVictoriaMetrics, type VictoriaMetrics } from '../support/victoria-metrics';
+import { failure } from '../support/datasource-failure';
 
 const API_KEY = 'glsa_prom_key';
 const STEP = 30_000;
@@ -30,16 +31,6 @@ function data(): SeriesData[] {
 }
 
 const ctx = (over: Partial<FetchContext> = {}): FetchContext => ({ fetch, apiKey: API_KEY, timeoutMs: 5_000, ...over });
-
-async function failure(p: Promise<unknown>): Promise<DatasourceError> {
-  try {
-    await p;
-  } catch (e) {
-    expect(e).toBeInstanceOf(DatasourceError);
-    return e as DatasourceError;
-  }
-  throw new Error('expected a DatasourceError');
-}
 
 function expectPoints(t: Float64Array, v: Float64Array, firstIndex: number, count: number, every = 1) {
   expect(t.length).toBe(count);

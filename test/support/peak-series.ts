@@ -1,3 +1,5 @@
+import { mulberry32 } from './random';
+
 /** A synthetic 1-minute metric with known peaks, written to a real datasource by integration tests. */
 export const MINUTE = 60_000;
 
@@ -7,15 +9,6 @@ export interface Peak {
   halfWidth: number;
 }
 
-/** Deterministic PRNG (mulberry32), so every run writes the same noise. */
-export function seeded(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let x = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    x = (x + Math.imul(x ^ (x >>> 7), 61 | x)) ^ x;
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /**
  * `days` of data ending at `end`: baseline 10 with a daily wave and noise, plus a triangular peak every
@@ -38,7 +31,7 @@ export function peakSeries(end: number, days: number) {
   };
   /** InfluxDB line protocol (ms precision) for `[from, to]`, with optional extra peaks. */
   const lines = (measurement: string, from: number, to: number, extra: Peak[] = []) => {
-    const noise = seeded(from / MINUTE);
+    const noise = mulberry32(from / MINUTE);
     const out: string[] = [];
     for (let t = from; t <= to; t += MINUTE) out.push(`${measurement} value=${valueAt(t, noise, extra).toFixed(4)} ${t}`);
     return out.join('\n');

@@ -1,16 +1,7 @@
 import type { Series, Span } from '../../../src/learn/detectors/types';
+import { mulberry32 as rng } from '../../support/random';
 
-/** Deterministic PRNG (mulberry32) for test data. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { rng };
 
 /** Standard normal samples from a seeded PRNG (Box-Muller). */
 export function gaussian(seed: number): () => number {
