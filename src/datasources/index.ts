@@ -3,7 +3,6 @@
  * chunk at a time) and one range for a detection tick.
  */
 import type { Series } from '../learn/detectors/types';
-import { seriesFromPoints } from '../learn/series';
 import { elasticsearch } from './elasticsearch';
 import { grafanaQuery, isGrafanaQueryUrl } from './grafana-query';
 import { graphite } from './graphite';
@@ -18,6 +17,7 @@ import {
   type FetchedSeries,
   type MetricSource,
 } from './types';
+import { concatPages } from './paging';
 
 export { DatasourceError } from './types';
 export type { Datasource, DatasourceErrorKind, DatasourceSpec, FetchContext, MetricSource } from './types';
@@ -86,24 +86,8 @@ export interface LoadHistoryOptions {
   chunkMs?: number;
 }
 
-/**
- * Concatenates series that each are sorted and lie in disjoint, increasing ranges. Falls back to a full
- * sort + dedupe if they overlap anyway.
- */
-export function concatSeries(parts: Series[]): Series {
-  if (parts.length === 1) return parts[0];
-  let n = 0;
-  for (const p of parts) n += p.t.length;
-  const t = new Float64Array(n);
-  const v = new Float64Array(n);
-  let o = 0;
-  for (const p of parts) {
-    t.set(p.t, o);
-    v.set(p.v, o);
-    o += p.t.length;
-  }
-  return seriesFromPoints(t, v);
-}
+/** Joins sorted, successive series into one (the same join paged adapters use). */
+export const concatSeries = concatPages;
 
 /**
  * Loads the history of a metric backwards from `nowMs`, one `chunkMs` (a week) per request, until a
