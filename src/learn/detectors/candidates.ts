@@ -163,3 +163,19 @@ export function fitBandToNegatives(
     else if (s > 2 * strongestPositive) band.maxScore = Math.min(band.maxScore ?? Infinity, Math.sqrt(s * strongestPositive));
   }
 }
+
+/**
+ * The score band of a version-1 spike or level-shift model (size over noise only, in units of its
+ * `threshold`) restated in the current shape: a noise ratio with that unit, no size ratio (the caller
+ * sets its size unit to 0) and no seasonal filter, so stored models keep detecting until the next learn.
+ */
+export function bandFromVersion1(old: { threshold: number; maxScore: number | null }) {
+  const unit = old.threshold > 0 ? old.threshold : 1;
+  return {
+    unitSnr: unit,
+    threshold: 1,
+    maxScore: old.maxScore === null ? null : old.maxScore / unit,
+    seasonsMs: [] as number[],
+    seasonPoints: 0,
+  };
+}

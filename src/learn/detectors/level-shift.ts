@@ -3,6 +3,7 @@ import {
   clampFromIndex,
   confidenceFromMargin,
   finalizeDetections,
+  bandFromVersion1,
   fitBandToNegatives,
 } from './candidates';
 import { labelIndexRanges, mergedSpans, requirePositiveLabels } from './label-ranges';
@@ -312,18 +313,8 @@ export function learnLevelShift(type: 'jump' | 'drop', series: Series, labels: L
  */
 function upgradedLevelShiftModel(m: LevelShiftModel): LevelShiftModel {
   if (m.version === LEVEL_SHIFT_VERSION) return m;
-  const old = m as unknown as { threshold: number; maxScore: number | null };
-  const unit = old.threshold > 0 ? old.threshold : 1;
-  return {
-    ...m,
-    version: LEVEL_SHIFT_VERSION,
-    unitShift: 0,
-    unitSnr: unit,
-    threshold: 1,
-    maxScore: old.maxScore === null ? null : old.maxScore / unit,
-    seasonsMs: [],
-    seasonPoints: 0,
-  };
+  const v1 = bandFromVersion1(m as unknown as { threshold: number; maxScore: number | null });
+  return { ...m, version: LEVEL_SHIFT_VERSION, unitShift: 0, ...v1 };
 }
 
 /** Points before `fromIndex` that `detectLevelShifts` reads. */

@@ -3,6 +3,7 @@ import {
   clampFromIndex,
   confidenceFromMargin,
   finalizeDetections,
+  bandFromVersion1,
   fitBandToNegatives,
 } from './candidates';
 import { labelIndexRanges, median, mergedSpans, requirePositiveLabels } from './label-ranges';
@@ -374,18 +375,8 @@ export function learnSpike(type: 'peak' | 'trough', series: Series, labels: Labe
  */
 function upgradedSpikeModel(m: SpikeModel): SpikeModel {
   if (m.version === SPIKE_VERSION) return m;
-  const old = m as unknown as { threshold: number; maxScore: number | null };
-  const unit = old.threshold > 0 ? old.threshold : 1;
-  return {
-    ...m,
-    version: SPIKE_VERSION,
-    unitHeight: 0,
-    unitSnr: unit,
-    threshold: 1,
-    maxScore: old.maxScore === null ? null : old.maxScore / unit,
-    seasonsMs: [],
-    seasonPoints: 0,
-  };
+  const v1 = bandFromVersion1(m as unknown as { threshold: number; maxScore: number | null });
+  return { ...m, version: SPIKE_VERSION, unitHeight: 0, ...v1 };
 }
 
 /** Points before `fromIndex` that `detectSpikes` reads. */
