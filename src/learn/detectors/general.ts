@@ -116,61 +116,110 @@ function scanShapes(x: Float64Array, m: GeneralModel, start: number, threshold: 
   const samplings = m.widths.map((w) => sampling(w, tmpl.length));
   const minWidth = Math.min(...m.widths);
   const stride = Math.max(1, Math.floor(minWidth / 16));
-  const score = new Float64Array(2);
+  const negatives = m.negativeTemplates.map((t) => Float64Array.from(t));
+  // [correlation, contrast] of the last window scored, then the best score at a position and the width
+  // that last raised a position's best (kept across positions, as a closure variable was before).
+  const score = new Float64Array(4);
+  // Run state lives in locals and a finished run goes to `emitShape`, a module function: a closure made
+  // per scan was a new call target on every detect, so the optimized loop deoptimized each time.
   let inRun = false;
   let bestS = 0;
   let bestI = 0;
   let bestW = 0;
-  let scoredW = 0;
-  const scoreAt = (i: number): number => {
-    let s = -Infinity;
-    for (let q = 0; q < samplings.length; q++) {
-      const smp = samplings[q];
-      if (i + smp.width > n) continue;
-      windowScore(x, i, smp, tmpl, score);
-      if (score[0] > s && score[1] >= m.minContrast) {
-        s = score[0];
-        scoredW = smp.width;
-      }
-    }
-    return s;
-  };
-  const negatives = m.negativeTemplates.map((t) => Float64Array.from(t));
-  const emit = (): void => {
-    const smp = samplings.find((q) => q.width === bestW)!;
-    for (const neg of negatives) {
-      windowScore(x, bestI, smp, neg, score);
-      if (score[0] >= bestS) return;
-    }
-    out.add(bestI, bestI + bestW - 1, bestS);
-  };
-  const feed = (i: number, s: number): void => {
-    if (s >= threshold) {
-      if (!inRun || s > bestS) {
-        bestS = s;
-        bestI = i;
-        bestW = scoredW;
-      }
-      inRun = true;
-    } else if (inRun) {
-      emit();
-      inRun = false;
-    }
-  };
   const first = start < 0 ? 0 : start;
   let done = first - 1; // last position fed
   for (let i = first; i < n; i += stride) {
-    const s = scoreAt(i);
-    if (stride === 1) {
-      feed(i, s);
-      done = i;
-    } else if (s >= threshold - COARSE_SLACK) {
-      const to = Math.min(n - 1, i + stride - 1);
-      for (let j = Math.max(done + 1, i - stride + 1); j <= to; j++) feed(j, j === i ? s : scoreAt(j));
+    bestWindowScore(x, i, samplings, tmpl, m.minContrast, score);
+    const si = score[SCORE_BEST];
+    // Positions fed for this coarse position: none, i alone, or the neighbourhood of a near miss.
+    let from = i;
+    let to = i;
+    let below = false; // feed -Infinity (a coarse miss ends a run)
+    if (stride === 1) done = i;
+    else if (si >= threshold - COARSE_SLACK) {
+      from = Math.max(done + 1, i - stride + 1);
+      to = Math.min(n - 1, i + stride - 1);
       done = to;
-    } else if (inRun) feed(i, -Infinity);
+    } else if (inRun) below = true;
+    else continue;
+    for (let j = from; j <= to; j++) {
+      let s: number;
+      if (below) s = -Infinity;
+      else if (j === i) s = si;
+      else {
+        bestWindowScore(x, j, samplings, tmpl, m.minContrast, score);
+        s = score[SCORE_BEST];
+      }
+      if (s >= threshold) {
+        if (!inRun || s > bestS) {
+          bestS = s;
+          bestI = j;
+          bestW = score[SCORE_WIDTH];
+        }
+        inRun = true;
+      } else if (inRun) {
+        emitShape(x, samplings, negatives, bestS, bestI, bestW, score, out);
+        inRun = false;
+      }
+    }
   }
-  if (inRun) emit();
+  if (inRun) emitShape(x, samplings, negatives, bestS, bestI, bestW, score, out);
+}
+
+/** Slots of `scanShapes`' scratch after the `windowScore` pair. */
+const SCORE_BEST = 2;
+const SCORE_WIDTH = 3;
+
+/**
+ * The best correlation at window start `i` over the widths whose window passes the contrast test,
+ * written to `score[SCORE_BEST]` (-Infinity when none); `score[SCORE_WIDTH]` becomes the width of that
+ * window when there is one and is left as it was otherwise.
+ */
+function bestWindowScore(
+  x: Float64Array,
+  i: number,
+  samplings: readonly Sampling[],
+  tmpl: Float64Array,
+  minContrast: number,
+  score: Float64Array,
+): void {
+  const n = x.length;
+  let s = -Infinity;
+  for (let q = 0; q < samplings.length; q++) {
+    const smp = samplings[q];
+    if (i + smp.width > n) continue;
+    windowScore(x, i, smp, tmpl, score);
+    if (score[0] > s && score[1] >= minContrast) {
+      s = score[0];
+      score[SCORE_WIDTH] = smp.width;
+    }
+  }
+  score[SCORE_BEST] = s;
+}
+
+/** Adds the candidate of a finished run unless its window correlates as well with a removed detection. */
+function emitShape(
+  x: Float64Array,
+  samplings: readonly Sampling[],
+  negatives: readonly Float64Array[],
+  bestS: number,
+  bestI: number,
+  bestW: number,
+  score: Float64Array,
+  out: Candidates,
+): void {
+  let smp = samplings[0];
+  for (let q = 0; q < samplings.length; q++) {
+    if (samplings[q].width === bestW) {
+      smp = samplings[q];
+      break;
+    }
+  }
+  for (let k = 0; k < negatives.length; k++) {
+    windowScore(x, bestI, smp, negatives[k], score);
+    if (score[0] >= bestS) return;
+  }
+  out.add(bestI, bestI + bestW - 1, bestS);
 }
 
 function zNormalised(values: Float64Array): Float64Array | null {

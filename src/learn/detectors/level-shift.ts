@@ -8,7 +8,7 @@ import {
 } from './candidates';
 import { labelIndexRanges, mergedSpans, requirePositiveLabels } from './label-ranges';
 import { heightInNormalizedUnits, NOISE_FLOOR, normalizationHalfRange, signedNormalizedValues } from './normalize';
-import { echoesSeasonally, pointsIn, seasonsToFilter } from './seasonal';
+import { echoesSeasonally, pointsIn, seasonsToFilter, type EchoScorer } from './seasonal';
 import { SlidingWindowStats } from './sliding-window-stats';
 import { LearningError, type Detection, type Labels, type Model, type Series, type Span } from './types';
 
@@ -96,14 +96,38 @@ function scoreFromWindows(
   return a < b ? a : b;
 }
 
-/** Score of the boundary at c, computed directly (O(B)): for seasonal echoes. */
-function boundaryScore(x: Float64Array, c: number, g: number, B: number, invShift: number, invSnr: number): number {
-  if (c < 1 || c >= x.length) return -Infinity;
-  const left = new SlidingWindowStats(x);
-  const right = new SlidingWindowStats(x);
-  left.moveTo(c - g - B, c - g);
-  right.moveTo(c + g, c + g + B);
-  return scoreFromWindows(left, right, minWindowCount(B), invShift, invSnr);
+/**
+ * Score of the boundary at series index j (`x` index j - base), computed directly (O(B)): for seasonal
+ * echoes. Reuses its two windows, so an echo check allocates nothing.
+ */
+class LevelShiftEchoScorer implements EchoScorer {
+  private readonly left: SlidingWindowStats;
+  private readonly right: SlidingWindowStats;
+
+  constructor(
+    private readonly x: Float64Array,
+    private readonly base: number,
+    private readonly g: number,
+    private readonly B: number,
+    private readonly invShift: number,
+    private readonly invSnr: number,
+  ) {
+    this.left = new SlidingWindowStats(x);
+    this.right = new SlidingWindowStats(x);
+  }
+
+  scoreAt(j: number): number {
+    const x = this.x;
+    const c = j - this.base;
+    if (c < 1 || c >= x.length) return -Infinity;
+    const { left, right, g, B } = this;
+    // Reset windows recompute from scratch on their next move, exactly as new ones would.
+    left.reset(x);
+    right.reset(x);
+    left.moveTo(c - g - B, c - g);
+    right.moveTo(c + g, c + g + B);
+    return scoreFromWindows(left, right, minWindowCount(B), this.invShift, this.invSnr);
+  }
 }
 
 /** Size and size over noise of the boundary at c (O(B)); used while learning. */
@@ -207,23 +231,27 @@ function scanLevelShifts(
   const invSnr = 1 / m.unitSnr;
   // A run of scores over the threshold ends after this many points below it (noise dips on the plateau).
   const patience = g;
+  const echo = new LevelShiftEchoScorer(x, base, g, B, invShift, invSnr);
+  // Run state lives in locals and a finished run goes to `emitLevelShift`, a module function: a closure made
+  // per scan was a new call target on every detect, so the optimized loop deoptimized each time.
   let inRun = false;
   let lastAbove = 0;
   let bestS = 0;
   let bestC = 0;
-  const emit = () => {
-    inRun = false;
-    if (m.maxScore !== null && bestS > m.maxScore) return;
-    if (!persists(x, bestC, g, B)) return;
-    const centre = plateauCentre(x, bestC, bestS, g, B, invShift, invSnr);
-    const echo = (q: number) => boundaryScore(x, q - base, g, B, invShift, invSnr);
-    if (echoesSeasonally(t, base + centre, bestS, m.seasonsMs, g + 1, base, echo)) return;
-    out.add(centre - g, centre + g, bestS);
-  };
   for (let c = start < 1 ? 1 : start; c < n; c++) {
     left.moveTo(c - g - B, c - g);
     right.moveTo(c + g, c + g + B);
-    const s = scoreFromWindows(left, right, minCount, invShift, invSnr);
+    // scoreFromWindows, inlined so no double crosses a call boundary in the hot loop.
+    let s = -Infinity;
+    if (left.count >= minCount && right.count >= minCount) {
+      const shift = right.sum / right.count - left.sum / left.count;
+      const dc = left.diffCount + right.diffCount;
+      let noise = dc > 0 ? (left.absDiffSum + right.absDiffSum) / dc : 0;
+      if (!(noise >= NOISE_FLOOR)) noise = NOISE_FLOOR;
+      const a = shift * invShift;
+      const b = (shift / noise) * invSnr;
+      s = a < b ? a : b;
+    }
     if (s >= threshold) {
       if (!inRun || s > bestS) {
         bestS = s;
@@ -231,9 +259,37 @@ function scanLevelShifts(
       }
       inRun = true;
       lastAbove = c;
-    } else if (inRun && c - lastAbove > patience) emit();
+    } else if (inRun && c - lastAbove > patience) {
+      inRun = false;
+      emitLevelShift(x, t, base, m, echo, bestS, bestC, invShift, invSnr, out);
+    }
   }
-  if (inRun) emit();
+  if (inRun) emitLevelShift(x, t, base, m, echo, bestS, bestC, invShift, invSnr, out);
+}
+
+/**
+ * Adds the candidate of a finished run (best boundary `bestC`, score `bestS`) unless it scores over the
+ * band, does not persist, or echoes a season.
+ */
+function emitLevelShift(
+  x: Float64Array,
+  t: Float64Array,
+  base: number,
+  m: LevelShiftModel,
+  echo: LevelShiftEchoScorer,
+  bestS: number,
+  bestC: number,
+  invShift: number,
+  invSnr: number,
+  out: Candidates,
+): void {
+  const g = m.halfGap;
+  const B = m.sideWindow;
+  if (m.maxScore !== null && bestS > m.maxScore) return;
+  if (!persists(x, bestC, g, B)) return;
+  const centre = plateauCentre(x, bestC, bestS, g, B, invShift, invSnr);
+  if (echoesSeasonally(t, base + centre, bestS, m.seasonsMs, g + 1, base, echo)) return;
+  out.add(centre - g, centre + g, bestS);
 }
 
 /** Learns a jump (or, mirrored, drop) model; throws `LearningError` without usable positives. */
@@ -289,11 +345,10 @@ export function learnLevelShift(type: 'jump' | 'drop', series: Series, labels: L
   // Filter the seasons that the labeled shifts do not recur in themselves.
   const invShift = 1 / unitShiftN;
   const invSnr = 1 / model.unitSnr;
+  const echo = new LevelShiftEchoScorer(x, 0, g, B, invShift, invSnr);
   model.seasonsMs = seasonsToFilter(series.t, (P) =>
     bounds.some((c, j) =>
-      echoesSeasonally(series.t, c, Math.min(shifts[j] * invShift, snrs[j] * invSnr), [P], g + 1, 0, (q) =>
-        boundaryScore(x, q, g, B, invShift, invSnr),
-      ),
+      echoesSeasonally(series.t, c, Math.min(shifts[j] * invShift, snrs[j] * invSnr), [P], g + 1, 0, echo),
     ),
   );
   model.seasonPoints = model.seasonsMs.length > 0 ? pointsIn(series.t, Math.max(...model.seasonsMs)) : 0;

@@ -5,9 +5,6 @@
  * A candidate "echoes" when the detector scores at least `ECHO_SHARE` of its score within a few points
  * of the same time one season earlier or later.
  */
-import { indexAtOrAfter } from '../series';
-import type { Series } from './types';
-
 const DAY_MS = 86_400_000;
 /** The seasons checked: a day and a week. */
 export const SEASONS_MS = [DAY_MS, 7 * DAY_MS] as const;
@@ -16,11 +13,18 @@ const ECHO_SHARE = 0.6;
 
 /** Index of the point nearest to `ms`, or -1 when none is within `slack` ms. */
 function nearestIndex(t: Float64Array, ms: number, slack: number): number {
-  const series = { t } as Series;
-  const j = indexAtOrAfter(series, ms);
+  // First index with t >= ms (the binary search of `indexAtOrAfter`, without wrapping t in a series).
+  let lo = 0;
+  let hi = t.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (t[mid] < ms) lo = mid + 1;
+    else hi = mid;
+  }
+  const j = lo;
   let best = -1;
   let bestD = Infinity;
-  for (const q of [j - 1, j]) {
+  for (let q = j - 1; q <= j; q++) {
     if (q < 0 || q >= t.length) continue;
     const d = Math.abs(t[q] - ms);
     if (d < bestD) {
@@ -32,9 +36,21 @@ function nearestIndex(t: Float64Array, ms: number, slack: number): number {
 }
 
 /**
+ * Scores series indices for the echo check. An object with a method (one per scan, a stable class per
+ * detector) rather than a fresh closure per candidate: optimized scan loops that inline the check do not
+ * deoptimize when the next scan brings a new closure, and nothing is allocated per candidate.
+ */
+export interface EchoScorer {
+  /**
+   * The detector's score at series index `j`; it may return -Infinity where it cannot score, or as soon
+   * as it knows the score stays below `need`.
+   */
+  scoreAt(j: number, need: number): number;
+}
+
+/**
  * Whether the candidate at series index `i` with `score` echoes one of `seasonsMs` earlier or later.
- * `scoreAt(j, need)` scores series index j (it may return -Infinity where it cannot, or as soon as it
- * knows the score stays below `need`); `tolerance` is how many
+ * `scorer.scoreAt(j, need)` scores series index j (see `EchoScorer`); `tolerance` is how many
  * points off the exact time an echo may be. Only points at or after `lowest` are scored (the data the
  * caller has). O(seasons * tolerance * cost of scoreAt).
  */
@@ -45,17 +61,18 @@ export function echoesSeasonally(
   seasonsMs: readonly number[],
   tolerance: number,
   lowest: number,
-  scoreAt: (j: number, need: number) => number,
+  scorer: EchoScorer,
 ): boolean {
   if (seasonsMs.length === 0 || !(score > 0)) return false;
   const step = i > 0 ? t[i] - t[i - 1] : i + 1 < t.length ? t[i + 1] - t[i] : 0;
-  for (const P of seasonsMs) {
-    for (const dir of [-1, 1]) {
+  for (let k = 0; k < seasonsMs.length; k++) {
+    const P = seasonsMs[k];
+    for (let dir = -1; dir <= 1; dir += 2) {
       const j = nearestIndex(t, t[i] + dir * P, Math.max(step, 1) * (tolerance + 1));
       if (j < 0) continue;
       for (let q = Math.max(lowest, j - tolerance); q <= j + tolerance && q < t.length; q++) {
         if (Math.abs(q - i) <= tolerance) continue;
-        if (scoreAt(q, ECHO_SHARE * score) >= ECHO_SHARE * score) return true;
+        if (scorer.scoreAt(q, ECHO_SHARE * score) >= ECHO_SHARE * score) return true;
       }
     }
   }

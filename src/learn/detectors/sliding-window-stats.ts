@@ -13,7 +13,22 @@ export class SlidingWindowStats {
   hi = 0;
   private steps = 0;
 
-  constructor(private readonly x: Float64Array) {}
+  constructor(private x: Float64Array) {}
+
+  /**
+   * Empties the window and points it at `x`, so one instance serves many scattered windows (seasonal
+   * echo checks) without allocating: the next `moveTo` recomputes from scratch, as on a new instance.
+   */
+  reset(x: Float64Array): void {
+    this.x = x;
+    this.sum = 0;
+    this.count = 0;
+    this.absDiffSum = 0;
+    this.diffCount = 0;
+    this.lo = 0;
+    this.hi = 0;
+    this.steps = 0;
+  }
 
   /** Moves the window to `[lo, hi)` (clamped to the array); both ends must not move backwards. */
   moveTo(lo: number, hi: number): void {

@@ -8,7 +8,7 @@ import {
 } from './candidates';
 import { labelIndexRanges, median, mergedSpans, requirePositiveLabels } from './label-ranges';
 import { heightInNormalizedUnits, NOISE_FLOOR, normalizationHalfRange, signedNormalizedValues } from './normalize';
-import { echoesSeasonally, pointsIn, seasonsToFilter } from './seasonal';
+import { echoesSeasonally, pointsIn, seasonsToFilter, type EchoScorer } from './seasonal';
 import { SlidingWindowStats } from './sliding-window-stats';
 import { LearningError, type Detection, type Labels, type Model, type Series, type Span } from './types';
 
@@ -91,54 +91,106 @@ function coreMeanAt(x: Float64Array, i: number, r: number): number {
   return count > 0 ? sum / count : NaN;
 }
 
-/** Height over the interpolated baseline, that height over noise, and the baseline at `i` (O(sideWindow)). */
-function spikeAt(x: Float64Array, i: number, m: SpikeModel): { height: number; snr: number; level: number } {
-  const h = m.halfExclusion;
-  const B = m.sideWindow;
-  const left = new SlidingWindowStats(x);
-  const right = new SlidingWindowStats(x);
-  const noiseLeft = new SlidingWindowStats(x);
-  const noiseRight = new SlidingWindowStats(x);
-  left.moveTo(i - h - B, i - h);
-  right.moveTo(i + h + 1, i + h + 1 + B);
-  noiseLeft.moveTo(i - h - NOISE_SPAN * B, i - h);
-  noiseRight.moveTo(i + h + 1, i + h + 1 + NOISE_SPAN * B);
-  const minCount = minSideCount(B);
-  const core = coreMeanAt(x, i, m.coreRadius);
-  if (left.count < minCount || right.count < minCount || core !== core) return { height: -Infinity, snr: -Infinity, level: NaN };
-  const l = left.sum / left.count;
-  const r = right.sum / right.count;
-  const level = (l + r) / 2;
-  const noise = sideNoise(noiseLeft, noiseRight);
-  const high = core - (l > r ? l : r);
-  // While learning, the unit height is not known yet: a labeled spike must rise over its higher side
-  // by STEP_SHARE of its height over the baseline.
-  const height = high >= STEP_SHARE * (core - level) ? core - level : -Infinity;
-  return { height, snr: height / noise, level };
+/**
+ * Measures spikes at single points (learning, seasonal echoes) into its fields, reusing its windows: no
+ * allocation per measured point.
+ */
+class SpikeProbe {
+  /** Height over the interpolated baseline (-Infinity when not a spike or a side is too empty). */
+  height = NaN;
+  /** `height` over local noise. */
+  snr = NaN;
+  /** The interpolated baseline; NaN when a side is too empty. */
+  level = NaN;
+  private readonly left: SlidingWindowStats;
+  private readonly right: SlidingWindowStats;
+  private readonly noiseLeft: SlidingWindowStats;
+  private readonly noiseRight: SlidingWindowStats;
+
+  constructor(private readonly x: Float64Array) {
+    this.left = new SlidingWindowStats(x);
+    this.right = new SlidingWindowStats(x);
+    this.noiseLeft = new SlidingWindowStats(x);
+    this.noiseRight = new SlidingWindowStats(x);
+  }
+
+  /** Height over the interpolated baseline, that height over noise, and the baseline at `i` (O(sideWindow)). */
+  measure(i: number, m: SpikeModel): void {
+    const x = this.x;
+    const h = m.halfExclusion;
+    const B = m.sideWindow;
+    const { left, right, noiseLeft, noiseRight } = this;
+    // Reset windows recompute from scratch on their next move, exactly as new ones would.
+    left.reset(x);
+    right.reset(x);
+    noiseLeft.reset(x);
+    noiseRight.reset(x);
+    left.moveTo(i - h - B, i - h);
+    right.moveTo(i + h + 1, i + h + 1 + B);
+    noiseLeft.moveTo(i - h - NOISE_SPAN * B, i - h);
+    noiseRight.moveTo(i + h + 1, i + h + 1 + NOISE_SPAN * B);
+    const minCount = minSideCount(B);
+    const core = coreMeanAt(x, i, m.coreRadius);
+    if (left.count < minCount || right.count < minCount || core !== core) {
+      this.height = -Infinity;
+      this.snr = -Infinity;
+      this.level = NaN;
+      return;
+    }
+    const l = left.sum / left.count;
+    const r = right.sum / right.count;
+    const level = (l + r) / 2;
+    const noise = sideNoise(noiseLeft, noiseRight);
+    const high = core - (l > r ? l : r);
+    // While learning, the unit height is not known yet: a labeled spike must rise over its higher side
+    // by STEP_SHARE of its height over the baseline.
+    const height = high >= STEP_SHARE * (core - level) ? core - level : -Infinity;
+    this.height = height;
+    this.snr = height / noise;
+    this.level = level;
+  }
 }
 
 /**
- * The score of point `i` computed directly, for seasonal echoes; -Infinity outside x, or as soon as the
- * height alone (O(sideWindow), before the wider noise windows) shows the score stays below `need`.
+ * The score of a point computed directly, for seasonal echoes (series index `j` is `x` index j - base);
+ * -Infinity outside x, or as soon as the height alone (O(sideWindow), before the wider noise windows)
+ * shows the score stays below `need`.
  */
-function spikeScoreAt(x: Float64Array, i: number, m: SpikeModel, invHeight: number, invSnr: number, need: number): number {
-  if (i < 0 || i >= x.length || x[i] !== x[i]) return -Infinity;
-  const h = m.halfExclusion;
-  const B = m.sideWindow;
-  const minCount = minSideCount(B);
-  let sl = 0;
-  let cl = 0;
-  let sr = 0;
-  let cr = 0;
-  for (let j = Math.max(0, i - h - B); j < i - h; j++) if (x[j] === x[j]) (sl += x[j]), cl++;
-  for (let j = i + h + 1; j < i + h + 1 + B && j < x.length; j++) if (x[j] === x[j]) (sr += x[j]), cr++;
-  const core = coreMeanAt(x, i, m.coreRadius);
-  if (cl < minCount || cr < minCount || core !== core) return -Infinity;
-  if ((core - (sl / cl + sr / cr) / 2) * invHeight < need) return -Infinity;
-  const { height, snr } = spikeAt(x, i, m);
-  const a = height * invHeight;
-  const b = snr * invSnr;
-  return a < b ? a : b;
+class SpikeEchoScorer implements EchoScorer {
+  private readonly probe: SpikeProbe;
+
+  constructor(
+    private readonly x: Float64Array,
+    private readonly base: number,
+    private readonly m: SpikeModel,
+    private readonly invHeight: number,
+    private readonly invSnr: number,
+  ) {
+    this.probe = new SpikeProbe(x);
+  }
+
+  scoreAt(j: number, need: number): number {
+    const x = this.x;
+    const m = this.m;
+    const i = j - this.base;
+    if (i < 0 || i >= x.length || x[i] !== x[i]) return -Infinity;
+    const h = m.halfExclusion;
+    const B = m.sideWindow;
+    const minCount = minSideCount(B);
+    let sl = 0;
+    let cl = 0;
+    let sr = 0;
+    let cr = 0;
+    for (let k = Math.max(0, i - h - B); k < i - h; k++) if (x[k] === x[k]) (sl += x[k]), cl++;
+    for (let k = i + h + 1; k < i + h + 1 + B && k < x.length; k++) if (x[k] === x[k]) (sr += x[k]), cr++;
+    const core = coreMeanAt(x, i, m.coreRadius);
+    if (cl < minCount || cr < minCount || core !== core) return -Infinity;
+    if ((core - (sl / cl + sr / cr) / 2) * this.invHeight < need) return -Infinity;
+    this.probe.measure(i, m);
+    const a = this.probe.height * this.invHeight;
+    const b = this.probe.snr * this.invSnr;
+    return a < b ? a : b;
+  }
 }
 
 /** Each side window must hold this many values: a spike is only judged once both sides are known. */
@@ -156,20 +208,16 @@ function sideNoise(left: SlidingWindowStats, right: SlidingWindowStats): number 
  * Width at half height of the spike at `p` over `level`: the height is the core mean's (smoothed like
  * the score), the walk goes over raw values (gaps do not end it), so a one-point blip, which smoothing
  * would widen to the core's width, keeps its width of one. Stops counting past `limit` per side.
+ * Writes the first and last index into `out` (scratch, so candidates allocate nothing).
  */
-function widthAtHalfHeight(
-  x: Float64Array,
-  p: number,
-  level: number,
-  r: number,
-  limit: number,
-): { l: number; r: number } {
+function widthAtHalfHeight(x: Float64Array, p: number, level: number, r: number, limit: number, out: Int32Array): void {
   const cut = level + (coreMeanAt(x, p, r) - level) / 2;
   let lo = p;
   while (lo > 0 && p - lo <= limit && !(x[lo - 1] < cut)) lo--;
   let hi = p;
   while (hi < x.length - 1 && hi - p <= limit && !(x[hi + 1] < cut)) hi++;
-  return { l: lo, r: hi };
+  out[0] = lo;
+  out[1] = hi;
 }
 
 /**
@@ -193,27 +241,19 @@ function scanSpikes(
   const noiseLeft = new SlidingWindowStats(x);
   const noiseRight = new SlidingWindowStats(x);
   const NB = NOISE_SPAN * B;
-  const limit = m.maxWidth;
   const minCount = minSideCount(B);
   const invHeight = unitHeight > 0 ? 1 / unitHeight : Infinity;
   const invSnr = 1 / m.unitSnr;
   // A run of scores over the threshold ends after this many points below it (noise dips).
   const patience = rc + 1;
+  const echo = new SpikeEchoScorer(x, base, m, invHeight, invSnr);
+  // Run state lives in locals and a finished run goes to `emitSpike`, a module function: a closure made
+  // per scan was a new call target on every detect, so the optimized loop deoptimized each time.
   let inRun = false;
   let lastAbove = 0;
   let bestS = 0;
   let bestI = 0;
   let bestL = 0;
-  const emit = () => {
-    inRun = false;
-    if (m.maxScore !== null && bestS > m.maxScore) return;
-    const { l, r } = widthAtHalfHeight(x, bestI, bestL, rc, limit);
-    const w = r - l + 1;
-    if (w < m.minWidth || w > m.maxWidth) return;
-    const echo = (q: number, need: number) => spikeScoreAt(x, q - base, m, invHeight, invSnr, need);
-    if (echoesSeasonally(t, base + bestI, bestS, m.seasonsMs, m.segmentHalfWidth, base, echo)) return;
-    out.add(Math.min(l, bestI - m.segmentHalfWidth), Math.max(r, bestI + m.segmentHalfWidth), bestS);
-  };
   // The level and core windows slide by one point per step: their sums and counts are kept in locals
   // (the hot loop), entering and leaving points added and removed, and recomputed every 65536 steps
   // so rounding cannot drift. Indices outside [0, n) are never in a window.
@@ -259,7 +299,10 @@ function scanSpikes(
       if (height * invHeight >= threshold && (c - (l > r ? l : r)) * invHeight >= STEP_SHARE) {
         noiseLeft.moveTo(i - h - NB, i - h);
         noiseRight.moveTo(i + h + 1, i + h + 1 + NB);
-        const noise = sideNoise(noiseLeft, noiseRight);
+        // sideNoise, inlined so no double crosses a call boundary in the hot loop.
+        const dc = noiseLeft.diffCount + noiseRight.diffCount;
+        let noise = dc > 0 ? (noiseLeft.absDiffSum + noiseRight.absDiffSum) / dc : 0;
+        if (!(noise >= NOISE_FLOOR)) noise = NOISE_FLOOR;
         // Over the higher side too, a spike stands clear of noise (a step's edge only by chance).
         if ((c - (l > r ? l : r)) * invSnr >= STEP_SHARE * noise) {
           const snr = (height / noise) * invSnr;
@@ -276,9 +319,40 @@ function scanSpikes(
       }
       inRun = true;
       lastAbove = i;
-    } else if (inRun && i - lastAbove > patience) emit();
+    } else if (inRun && i - lastAbove > patience) {
+      inRun = false;
+      emitSpike(x, t, base, m, echo, bestS, bestI, bestL, out);
+    }
   }
-  if (inRun) emit();
+  if (inRun) emitSpike(x, t, base, m, echo, bestS, bestI, bestL, out);
+}
+
+/** First and last index of a width at half height (scratch for `widthAtHalfHeight`). */
+const halfHeightSpan = new Int32Array(2);
+
+/**
+ * Adds the candidate of a finished run (best point `bestI`, score `bestS`, baseline `bestL`) unless it
+ * scores over the band, its width at half height is unlike the labeled ones, or it echoes a season.
+ */
+function emitSpike(
+  x: Float64Array,
+  t: Float64Array,
+  base: number,
+  m: SpikeModel,
+  echo: SpikeEchoScorer,
+  bestS: number,
+  bestI: number,
+  bestL: number,
+  out: Candidates,
+): void {
+  if (m.maxScore !== null && bestS > m.maxScore) return;
+  widthAtHalfHeight(x, bestI, bestL, m.coreRadius, m.maxWidth, halfHeightSpan);
+  const l = halfHeightSpan[0];
+  const r = halfHeightSpan[1];
+  const w = r - l + 1;
+  if (w < m.minWidth || w > m.maxWidth) return;
+  if (echoesSeasonally(t, base + bestI, bestS, m.seasonsMs, m.segmentHalfWidth, base, echo)) return;
+  out.add(Math.min(l, bestI - m.segmentHalfWidth), Math.max(r, bestI + m.segmentHalfWidth), bestS);
 }
 
 /** Learns a peak (or, mirrored, trough) model; throws `LearningError` without usable positives. */
@@ -315,24 +389,31 @@ export function learnSpike(type: 'peak' | 'trough', series: Series, labels: Labe
   const snrs: number[] = [];
   const spikeWidths: number[] = [];
   const tops: number[] = [];
+  const probe = new SpikeProbe(x);
   for (const r of pos) {
     // The labeled spike's top: the highest point over its own baseline within the label.
-    let best: ReturnType<typeof spikeAt> | null = null;
+    let found = false;
+    let bestHeight = 0;
+    let bestSnr = 0;
+    let bestLevel = 0;
     let p = -1;
     for (let i = r.from; i <= r.to; i++) {
       if (x[i] !== x[i]) continue;
-      const s = spikeAt(x, i, model);
-      if (s.height > 0 && (!best || s.height > best.height)) {
-        best = s;
+      probe.measure(i, model);
+      if (probe.height > 0 && (!found || probe.height > bestHeight)) {
+        found = true;
+        bestHeight = probe.height;
+        bestSnr = probe.snr;
+        bestLevel = probe.level;
         p = i;
       }
     }
-    if (!best) continue;
-    const { l, r: rr } = widthAtHalfHeight(x, p, best.level, coreRadius, 4 * h + 4);
-    heights.push(best.height);
+    if (!found) continue;
+    widthAtHalfHeight(x, p, bestLevel, coreRadius, 4 * h + 4, halfHeightSpan);
+    heights.push(bestHeight);
     tops.push(p);
-    snrs.push(best.snr);
-    spikeWidths.push(rr - l + 1);
+    snrs.push(bestSnr);
+    spikeWidths.push(halfHeightSpan[1] - halfHeightSpan[0] + 1);
   }
   if (heights.length === 0 || !(half > 0)) {
     throw new LearningError(
@@ -350,11 +431,10 @@ export function learnSpike(type: 'peak' | 'trough', series: Series, labels: Labe
   // Filter the seasons that the labeled spikes do not recur in themselves.
   const invHeight = half / model.unitHeight;
   const invSnr = 1 / model.unitSnr;
+  const echo = new SpikeEchoScorer(x, 0, model, invHeight, invSnr);
   model.seasonsMs = seasonsToFilter(series.t, (P) =>
     tops.some((p, j) =>
-      echoesSeasonally(series.t, p, Math.min(heights[j] * invHeight, snrs[j] * invSnr), [P], model.segmentHalfWidth, 0, (q, need) =>
-        spikeScoreAt(x, q, model, invHeight, invSnr, need),
-      ),
+      echoesSeasonally(series.t, p, Math.min(heights[j] * invHeight, snrs[j] * invSnr), [P], model.segmentHalfWidth, 0, echo),
     ),
   );
   model.seasonPoints = model.seasonsMs.length > 0 ? pointsIn(series.t, Math.max(...model.seasonsMs)) : 0;
