@@ -4,12 +4,13 @@
  * with the detector's fixed global settings (no per-file tuning, no labels), then one global threshold
  * per profile swept over all scores. `npm run bench -- nab [--per-file]` prints JSON, then a table.
  *
- * A second line scores what the server reports: the segments of `detect` (z over the model's
- * threshold), run causally in chunks of `DETECT_CHUNK` rows (detect on the rows so far, `fromIndex` at
- * the chunk start, as the scheduled detect job does); each segment's first row is one alarm. No
- * threshold is swept there: the server has one, so this line is what a user of the server would get.
+ * A second line scores what the server reports: the segments of `detect` (from the same score, starting
+ * where it reaches the global `SCORE_THRESHOLD` and z is over the model's threshold), run causally in
+ * chunks of `DETECT_CHUNK` rows (detect on the rows so far, `fromIndex` at the chunk start, as the
+ * scheduled detect job does); each segment's first row is one alarm. No threshold is swept there: the
+ * server has one, so this line is what a user of the server would get.
  */
-import { anomalyDetector, anomalyScores } from '../src/learn/detectors/anomaly';
+import { anomalyDetector, anomalyScores, SCORE_THRESHOLD } from '../src/learn/detectors/anomaly';
 import { loadNab, type NabFile } from './lib/nab-data';
 import { NAB_PROFILES, type NabProfileName, nabNormalized, nabRawScore, probationRows, sweepNab } from './lib/nab-score';
 
@@ -126,14 +127,14 @@ export default async function nab(args: string[]) {
     const r = nabRawScore(alarmed, NAB_PROFILES[name], 1);
     serverProfiles[name] = { score: nabNormalized(r.score, r.windows, NAB_PROFILES[name]), alarms: alarmCount };
   }
-  Object.assign(json, { detect: { chunkRows: DETECT_CHUNK, detectMs: Math.round(detectMs), alarmsAfterProbation: alarmCount, profiles: serverProfiles } });
+  Object.assign(json, { detect: { scoreThreshold: SCORE_THRESHOLD, chunkRows: DETECT_CHUNK, detectMs: Math.round(detectMs), alarmsAfterProbation: alarmCount, profiles: serverProfiles } });
   console.log(JSON.stringify(json, null, 2));
 
   console.log('\ndetector               standard  low FP  low FN');
   const mine = (['standard', 'reward_low_FP_rate', 'reward_low_FN_rate'] as const).map((k) => profiles[k].score);
   console.log(`${'hastic anomaly (this)'.padEnd(22)}${mine.map(fmt).join('  ')}`);
   const served = (['standard', 'reward_low_FP_rate', 'reward_low_FN_rate'] as const).map((k) => serverProfiles[k].score);
-  console.log(`${'  server detect()'.padEnd(22)}${served.map(fmt).join('  ')}   (segments, causal, ${DETECT_CHUNK}-row chunks; ${alarmCount} alarms)`);
+  console.log(`${'  server detect()'.padEnd(22)}${served.map(fmt).join('  ')}   (segments from score >= ${SCORE_THRESHOLD}, causal, ${DETECT_CHUNK}-row chunks; ${alarmCount} alarms)`);
   for (const [name, ...s] of PUBLISHED) console.log(`${name.padEnd(22)}${s.map(fmt).join('  ')}`);
   console.log(`\ncategory (θ per profile) ${Object.values(profiles).map((p) => (p.theta ?? Infinity).toFixed(4)).join(' / ')}`);
   for (const c of categories) console.log(`${c.padEnd(24)}${Object.values(profiles).map((p) => fmt(p.perCategory[c])).join('  ')}`);

@@ -52,7 +52,25 @@ export const SCORE_SETTINGS = {
    * held alarm pays one false positive per point). 400 points is about a day and a half at 5 minutes.
    */
   refractory: 400,
+  /**
+   * The rarity histograms forget: each point counts (1 - 1/memory) times less than the next, so a z is
+   * rare compared with about the last `memory` points (5000: two and a half weeks at 5 minutes), not
+   * the whole history. This bounds how far back a score depends on (see `SCORE_CONTEXT`), so detection
+   * on a suffix with that much context agrees with a run over all the history, and a years-long series
+   * does not grow numb to anomalies it saw long ago.
+   */
+  memory: 5000,
 } as const;
+
+/**
+ * Points before a score's point that decide it: the histograms' weight of anything older is below
+ * e^-20 (2e-9) of the current point's, times `memory` at most 1e-5 relative in any rarity.
+ */
+export const SCORE_CONTEXT = 20 * SCORE_SETTINGS.memory;
+
+/** Histogram weights are rescaled by this exact power of two before they overflow. */
+const RESCALE = 2 ** -512;
+const RESCALE_ABOVE = 2 ** 512;
 
 const DAY = 86_400_000;
 /** A point one day back counts when its time is within 1 % of a day (about 15 minutes) of exactly a day earlier. */
@@ -79,38 +97,63 @@ const BINS = 128;
 /** Histogram bins per factor e of z, from z = e^-4 (0.018) up to e^12. */
 const BINS_PER_E = 8;
 
-function zBin(z: number): number {
-  const b = Math.floor((Math.log(z) + 4) * BINS_PER_E);
-  return b < 0 ? 0 : b >= BINS ? BINS - 1 : b;
-}
-
-/** Counts one value in bin `b` of the Fenwick tree at `tree[off + 1 .. off + BINS]`. */
-function countBin(tree: Float64Array, off: number, b: number): void {
-  for (let i = b + 1; i <= BINS; i += i & -i) tree[off + i]++;
-}
-
-/** Values counted in bins below `b` (a Fenwick prefix sum: 7 steps for 128 bins, not 128). */
-function countBelow(tree: Float64Array, off: number, b: number): number {
-  let sum = 0;
-  for (let i = b; i > 0; i -= i & -i) sum += tree[off + i];
-  return sum;
-}
+/** `BIN_EDGES[b]` is the smallest z of bin b (e^(b / BINS_PER_E - 4)); bin 0 also takes everything below. */
+const BIN_EDGES = Float64Array.from({ length: BINS }, (_, b) => Math.exp(b / BINS_PER_E - 4));
 
 /**
- * Rarity of `z` among the `counted` values of the histogram at `off` (minus the log of the fraction
- * at or above its bin, out of `total` points), times log(1 + z): a z never seen before in this series
- * and large in itself scores high, a z that recurs scores low however large.
+ * `LOG1P_ABOVE[b]` bounds log(1 + z) over bin b from above (at its upper edge, a hair wider), so a
+ * point's score can be bounded without a logarithm; the top bin is unbounded.
  */
-function rarityTimesSize(tree: Float64Array, off: number, counted: number, z: number, total: number): number {
-  const ge = counted - countBelow(tree, off, zBin(z));
-  return -Math.log((ge + 1) / (total + 1)) * Math.log1p(z);
+const LOG1P_ABOVE = Float64Array.from({ length: BINS }, (_, b) =>
+  b + 1 < BINS ? Math.log1p(Math.exp((b + 1) / BINS_PER_E - 4)) * (1 + 1e-9) : Infinity,
+);
+
+/** Binary exponents of z the bin table covers: below, bin 0; above, the top bin. */
+const MIN_EXP = Math.floor(-4 / Math.LN2) - 1;
+const MAX_EXP = Math.ceil((BINS / BINS_PER_E - 4) / Math.LN2) + 1;
+/** Bits of the mantissa a table cell spans: a cell (a factor 1 + 2^-8) is narrower than a bin (e^(1/8)). */
+const MANT_BITS = 8;
+/**
+ * Bin of the lower end of every table cell (binary exponent, top mantissa bits of z): a cell holds at
+ * most one bin edge, so the cell's bin, or the next one past that edge, is the bin of z.
+ */
+const BIN_OF_CELL = (() => {
+  const cells = new Uint8Array((MAX_EXP - MIN_EXP + 1) << MANT_BITS);
+  for (let c = 0; c < cells.length; c++) {
+    const low = 2 ** ((c >> MANT_BITS) + MIN_EXP) * (1 + (c & ((1 << MANT_BITS) - 1)) / (1 << MANT_BITS));
+    let b = 0;
+    while (b + 1 < BINS && BIN_EDGES[b + 1] <= low) b++;
+    cells[c] = b;
+  }
+  return cells;
+})();
+const bits = new Float64Array(1);
+const bitsHi = new Uint32Array(bits.buffer, 4, 1);
+
+/**
+ * Bin of z: the largest b with BIN_EDGES[b] <= z (0 below the first edge), from its float bits and a
+ * table (a logarithm or a binary search per point costs more). Assumes a little-endian platform.
+ */
+function zBin(z: number): number {
+  bits[0] = z;
+  const hi = bitsHi[0];
+  const e = (hi >>> 20) - 1023;
+  if (e < MIN_EXP) return 0;
+  if (e > MAX_EXP) return BINS - 1;
+  const b = BIN_OF_CELL[((e - MIN_EXP) << MANT_BITS) | ((hi >>> (20 - MANT_BITS)) & ((1 << MANT_BITS) - 1))];
+  return b + 1 < BINS && BIN_EDGES[b + 1] <= z ? b + 1 : b;
 }
 
 /**
  * The scan. Writes into `z` the verdict statistic of every point (|residual| / scale of the view that
  * explains the point best; 0 for NaN points and during warm-up), and, when `score` is given, the
- * rarity-weighted score that `anomalyScores` reports. `x` holds finite values or NaN, `t` is strictly
- * increasing.
+ * rarity-weighted score (before the map to [0, 1)) kept only at episode onsets: a score is kept only where
+ * it is higher than every score of the `SCORE_SETTINGS.refractory` points before it (an approximation:
+ * the running peak is forgotten that many points after it was set), so any threshold finds one
+ * detection at the start of an episode rather than one per point. This is what `anomalyScores`
+ * reports and `detect` starts from.
+ * Where a cheap bound shows a point scores below the running peak (most points), its logarithms are
+ * skipped: it would be dropped anyway. `x` holds finite values or NaN, `t` is strictly increasing.
  */
 export function scanAnomaly(t: Float64Array, x: Float64Array, s: AnomalyScanSettings, z: Float64Array, score?: Float64Array): void {
   const n = x.length;
@@ -119,6 +162,13 @@ export function scanAnomaly(t: Float64Array, x: Float64Array, s: AnomalyScanSett
   const hist = score ? new Float64Array(2 * (BINS + 1)) : null;
   let averages = 0;
   let total = 0;
+  // Weight of the current point in the histograms: it grows so that older points count for less.
+  let w = 1;
+  const grow = 1 / (1 - 1 / SCORE_SETTINGS.memory);
+  // Onset filter state (see sparseOnsets): the running peak and the points since it was set.
+  const refractory = SCORE_SETTINGS.refractory;
+  let peak = -Infinity;
+  let age = 0;
   let average = 0;
   let level = 0;
   let scale = 0;
@@ -134,12 +184,22 @@ export function scanAnomaly(t: Float64Array, x: Float64Array, s: AnomalyScanSett
   const invScaleAlpha = 1 / s.scaleAlpha;
   for (let i = 0; i < n; i++) {
     z[i] = 0;
-    if (score) score[i] = 0;
+    // Raw score of the point: 0 unless it is scored below, -1 where it is known to be below the peak.
+    let sc = 0;
+    if (score) {
+      score[i] = 0;
+      if (++age > refractory) peak = -Infinity;
+    }
     const xi = x[i];
-    if (xi !== xi) continue;
-    if (seen === 0) {
-      hi = lo = level = xi;
-      seen = 1;
+    if (xi !== xi || seen === 0) {
+      if (xi === xi) {
+        hi = lo = level = xi;
+        seen = 1;
+      }
+      if (score && 0 >= peak) {
+        peak = 0;
+        age = 0;
+      }
       continue;
     }
     // Range of the recent past: it forgets RANGE_DECAY of itself per point, so a trend does not inflate it.
@@ -193,17 +253,52 @@ export function scanAnomaly(t: Float64Array, x: Float64Array, s: AnomalyScanSett
     if (seen >= s.warmup) {
       z[i] = zi;
       if (score && hist) {
-        let sc = rarityTimesSize(hist, 0, total, zi, total);
-        average += SCORE_SETTINGS.averageAlpha * (Math.min(zi, k) - average);
-        if (seen > 3 * s.warmup) {
-          const sa = SCORE_SETTINGS.averageWeight * rarityTimesSize(hist, BINS + 1, averages, average, total);
-          if (sa > sc) sc = sa;
-          countBin(hist, BINS + 1, zBin(average));
-          averages++;
+        // Inlined: a call per point returning a double costs more than the work. Rarity is
+        // -log((weight at or above the bin + w) / (total + w)), at most 1 / q - 1 for that ratio q.
+        const bz = zBin(zi);
+        let below = 0;
+        for (let j = bz; j > 0; j -= j & -j) below += hist[j];
+        const qz = (total - below + w) / (total + w);
+        average += SCORE_SETTINGS.averageAlpha * ((zi < k ? zi : k) - average);
+        const useAverage = seen > 3 * s.warmup;
+        let qa = 1;
+        let ba = 0;
+        if (useAverage) {
+          ba = zBin(average);
+          let belowA = 0;
+          for (let j = ba; j > 0; j -= j & -j) belowA += hist[BINS + 1 + j];
+          qa = (averages - belowA + w) / (total + w);
         }
-        countBin(hist, 0, zBin(zi));
-        total++;
-        score[i] = sc;
+        const bound = (1 / qz - 1) * LOG1P_ABOVE[bz];
+        const boundA = useAverage ? SCORE_SETTINGS.averageWeight * (1 / qa - 1) * LOG1P_ABOVE[ba] : 0;
+        if (bound < peak && boundA < peak) sc = -1;
+        else {
+          sc = -Math.log(qz) * Math.log1p(zi);
+          if (useAverage) {
+            const sa = -SCORE_SETTINGS.averageWeight * Math.log(qa) * Math.log1p(average);
+            if (sa > sc) sc = sa;
+          }
+        }
+        if (useAverage) {
+          for (let j = ba + 1; j <= BINS; j += j & -j) hist[BINS + 1 + j] += w;
+          averages += w;
+        }
+        for (let j = bz + 1; j <= BINS; j += j & -j) hist[j] += w;
+        total += w;
+        w *= grow;
+        if (w > RESCALE_ABOVE) {
+          for (let b = 0; b < hist.length; b++) hist[b] *= RESCALE;
+          total *= RESCALE;
+          averages *= RESCALE;
+          w *= RESCALE;
+        }
+      }
+    }
+    if (score && sc >= 0) {
+      if (sc > peak) score[i] = sc;
+      if (sc >= peak) {
+        peak = sc;
+        age = 0;
       }
     }
     // Clip the update so an outlier barely moves the state; on a flat history (scale 0) take the change.
@@ -216,25 +311,6 @@ export function scanAnomaly(t: Float64Array, x: Float64Array, s: AnomalyScanSett
     } else {
       level += s.levelAlpha * rc;
       scale += s.scaleAlpha * ((rc < 0 ? -rc : rc) - scale);
-    }
-  }
-}
-
-/**
- * Keeps a score only where it is higher than every score of the `refractory` points before it (an
- * approximation: the running peak is forgotten `refractory` points after it was set), so any
- * threshold finds one detection at the start of an episode rather than one per point.
- */
-export function sparseOnsets(raw: Float64Array, refractory: number, out: Float64Array): void {
-  let peak = -Infinity;
-  let age = 0;
-  for (let i = 0; i < raw.length; i++) {
-    const r = raw[i];
-    if (++age > refractory) peak = -Infinity;
-    out[i] = r > peak ? r : 0;
-    if (r >= peak) {
-      peak = r;
-      age = 0;
     }
   }
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { anomalyDetector, anomalyScores } from '../../../src/learn/detectors/anomaly';
+import { anomalyDetector, anomalyScores, SCORE_THRESHOLD } from '../../../src/learn/detectors/anomaly';
 import type { Series } from '../../../src/learn/detectors/types';
 import { plantedSeries } from '../../../bench/lib/speed-series';
 import { expectNegativesRespected } from './behaviour';
@@ -75,9 +75,11 @@ describe('anomaly detector', () => {
   });
 
   it('does not find a removed detection again and raises its threshold past it', () => {
+    // Decoys 500 points after each fixture spike: a weaker spike within SCORE_SETTINGS.refractory (400)
+    // points after a stronger one is the same episode of the score and starts no detection of its own.
     const { decoysBefore, decoysAfter } = expectNegativesRespected('anomaly', (s, c) => {
-      addSpike(s, c + 350, 5.5, 1);
-      return c + 350;
+      addSpike(s, c + 500, 5.5, 1);
+      return c + 500;
     });
     expect(decoysAfter).toBeLessThanOrEqual(decoysBefore / 2);
   });
@@ -113,6 +115,29 @@ describe('anomaly detector', () => {
     const shapes = Object.values(p.planted).flat();
     const other = starts.filter((x) => !shapes.some((e) => x >= e.from - 30 && x <= e.to + 30));
     expect(other.length).toBeLessThanOrEqual(3);
+  });
+
+  it('detects on a suffix with its context as a full run does, and starts where the score reaches the threshold', () => {
+    const p = plantedSeries({ n: 300_000, seed: 1 });
+    const model = anomalyDetector.learn(p.series, noLabels);
+    const context = anomalyDetector.contextPoints(model);
+    const full = anomalyDetector.detect(model, p.series);
+    const scores = anomalyScores(model, p.series);
+    expect(full.length).toBeGreaterThan(30);
+    // Every detection starts at a point whose score reaches the global threshold.
+    for (const d of full) expect(scores[indexOf(d.start)]).toBeGreaterThanOrEqual(SCORE_THRESHOLD);
+    for (const from of [context + 1, 200_000, 299_000]) {
+      expect(from).toBeGreaterThan(context); // the suffix run does not start at the series' start
+      const later = full.filter((d) => indexOf(d.finish) >= from);
+      if (from < 299_000) expect(later.length).toBeGreaterThan(10);
+      // Only the suffix and its context, as the server fetches them, and the whole series with fromIndex.
+      const base = from - context;
+      const window: Series = { t: p.series.t.subarray(base), v: p.series.v.subarray(base) };
+      for (const part of [anomalyDetector.detect(model, p.series, from), anomalyDetector.detect(model, window, context)]) {
+        expect(part.map((d) => [d.start, d.finish])).toEqual(later.map((d) => [d.start, d.finish]));
+        part.forEach((d, i) => expect(d.confidence).toBeCloseTo(later[i].confidence, 6));
+      }
+    }
   });
 
   it('scores every point causally in [0, 1), once per episode', () => {
