@@ -11,7 +11,7 @@
 import { seriesFromPoints } from '../learn/series';
 import { authHeaders, datasourceProxyUrl, fetchWithTimeout } from './grafana';
 import { pairColumns, parseJsonWithPairs } from './prometheus';
-import { selectSeries, type NamedSeries } from './select-series';
+import { queryTarget, selectSeries, type NamedSeries } from './select-series';
 import { DatasourceError, type Datasource, type FetchContext, type FetchedSeries, type MetricSource } from './types';
 
 interface GraphiteTarget {
@@ -22,8 +22,7 @@ interface GraphiteTarget {
 }
 
 function graphiteTargetOf(source: MetricSource): GraphiteTarget | undefined {
-  const visible = source.targets.filter((t): t is GraphiteTarget => typeof t === 'object' && t !== null && !(t as GraphiteTarget).hide);
-  return visible.find((t) => typeof t.target === 'string' && t.target.trim() !== '') ?? visible[0];
+  return queryTarget(source.targets, 'target') as GraphiteTarget | undefined;
 }
 
 /**

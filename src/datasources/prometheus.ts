@@ -12,7 +12,7 @@
 import type { Series } from '../learn/detectors/types';
 import { seriesFromPoints } from '../learn/series';
 import { authHeaders, datasourceProxyUrl, fetchWithTimeout } from './grafana';
-import { selectSeries, type NamedSeries } from './select-series';
+import { queryTarget, selectSeries, type NamedSeries } from './select-series';
 import { DatasourceError, type Datasource, type FetchContext, type FetchedSeries, type MetricSource } from './types';
 
 /** Prometheus refuses a `query_range` whose result would exceed this many points per series. */
@@ -461,8 +461,7 @@ interface PromTarget {
 
 /** The first visible panel target that has a query (`expr`), if any. */
 function promTarget(source: MetricSource): PromTarget | undefined {
-  const visible = source.targets.filter((t): t is PromTarget => typeof t === 'object' && t !== null && !(t as PromTarget).hide);
-  return visible.find((t) => typeof t.expr === 'string' && t.expr.trim() !== '') ?? visible[0];
+  return queryTarget(source.targets, 'expr') as PromTarget | undefined;
 }
 
 /** The PromQL to run: `datasource.params.query` (our additive field) or the panel target's `expr`. */

@@ -60,6 +60,14 @@ export function unitTarget(targets: readonly unknown[]): Record<string, unknown>
   return targets.find((t): t is Record<string, unknown> => typeof t === 'object' && t !== null && !Array.isArray(t) && !(t as TargetHints).hide);
 }
 
+/** The first visible panel target whose `field` holds a query (e.g. `expr`, `target`), else the first visible one. */
+export function queryTarget(targets: readonly unknown[], field: string): Record<string, unknown> | undefined {
+  const visible = targets.filter(
+    (t): t is Record<string, unknown> => typeof t === 'object' && t !== null && !Array.isArray(t) && !(t as TargetHints).hide,
+  );
+  return visible.find((t) => typeof t[field] === 'string' && (t[field] as string).trim() !== '') ?? visible[0];
+}
+
 /**
  * Picks the series a unit watches among those a query returned:
  *
