@@ -19,9 +19,89 @@ export class ValueColumns {
 
 const POW10 = Array.from({ length: 23 }, (_, k) => 10 ** k);
 
-function cellFromString(s: string): number {
+/**
+ * A number written as text, as metric APIs write cells: "1.5", "-0", "NaN", "+Inf" and "-Inf"
+ * (Prometheus's sample values), "Infinity"; an RFC3339 time becomes epoch ms; anything else is NaN.
+ */
+function numberFromText(s: string): number {
   const x = Number(s);
-  return x === x || s === 'NaN' ? x : Date.parse(s);
+  if (x === x) return s.trim() === '' ? NaN : x; // Number('') is 0
+  const word = s.trim().toLowerCase();
+  if (word === '+inf' || word === 'inf') return Infinity;
+  if (word === '-inf') return -Infinity;
+  return Date.parse(s);
+}
+
+/**
+ * One JSON cell of a metric answer as a number: numbers as they are, strings read by
+ * `numberFromText`, booleans 0/1, null and anything else NaN. The fast parser reads cells this way,
+ * and adapters use it on what `JSON.parse` returned when the fast path fell back.
+ */
+export function cellNumber(x: unknown): number {
+  if (typeof x === 'number') return x;
+  if (typeof x === 'string') return numberFromText(x);
+  if (typeof x === 'boolean') return x ? 1 : 0;
+  return NaN;
+}
+
+/**
+ * Rows (`[[cell, ...], ...]`, as `JSON.parse` returns them) as a `ValueColumns`, cells read by
+ * `cellNumber` and short rows padded with NaN; a `ValueColumns` as it is; null for anything else.
+ */
+export function rowColumns(raw: unknown): ValueColumns | null {
+  if (raw instanceof ValueColumns) return raw;
+  if (!Array.isArray(raw)) return null;
+  let width = 0;
+  for (const row of raw) {
+    if (!Array.isArray(row)) return null;
+    width = Math.max(width, row.length);
+  }
+  const columns = Array.from({ length: width }, () => new Float64Array(raw.length).fill(NaN));
+  raw.forEach((row: unknown[], r) => row.forEach((cell, k) => (columns[k][r] = cellNumber(cell))));
+  return new ValueColumns(raw.length, columns);
+}
+
+/** Where the last `simpleNumberAt` ended, or -1 when the text there was not a simple number. */
+let simpleEnd = -1;
+
+/**
+ * The number at `p` when it is simple, `[-]digits[.digits]` with at most 15 digits and no exponent
+ * (optionally in double quotes when `quoted` allows it, as Prometheus writes values); sets
+ * `simpleEnd` past it, or to -1 when it is anything else (the caller takes the slow path). Exact:
+ * the mantissa is below 2^53 and 10^frac is exact, so one division is correctly rounded, as JSON.parse.
+ * A module function (not a closure) so the hot loops keep their position in registers.
+ */
+function simpleNumberAt(text: string, p: number, quoted: boolean): number {
+  let c = text.charCodeAt(p);
+  const inQuotes = c === 34;
+  if (inQuotes) {
+    if (!quoted) return (simpleEnd = -1);
+    c = text.charCodeAt(++p);
+  }
+  const neg = c === 45;
+  if (neg) c = text.charCodeAt(++p);
+  let mant = 0;
+  let digits = 0;
+  let frac = -1;
+  while (c >= 48 && c <= 57) {
+    mant = mant * 10 + (c - 48);
+    digits++;
+    c = text.charCodeAt(++p);
+  }
+  if (c === 46) {
+    frac = 0;
+    c = text.charCodeAt(++p);
+    while (c >= 48 && c <= 57) {
+      mant = mant * 10 + (c - 48);
+      digits++;
+      frac++;
+      c = text.charCodeAt(++p);
+    }
+  }
+  if (digits === 0 || digits > 15 || frac === 0 || (inQuotes ? c !== 34 : c === 101 || c === 69)) return (simpleEnd = -1);
+  simpleEnd = inQuotes ? p + 1 : p;
+  const x = frac <= 0 ? mant : mant / POW10[frac];
+  return neg ? -x : x;
 }
 
 /** What `parseJsonFast` turns into typed arrays. */
@@ -113,43 +193,29 @@ function parseColumnar(text: string, rowKeys: ReadonlySet<string>, numberArrays:
     }
   };
   const num = (): number => {
+    const simple = simpleNumberAt(text, i, false);
+    if (simpleEnd >= 0) {
+      i = simpleEnd;
+      return simple;
+    }
+    // Exponents and long mantissas: check JSON's number grammar, then let Number round.
     const start = i;
-    let neg = false;
     let c = text.charCodeAt(i);
-    if (c === 45) {
-      neg = true;
-      c = text.charCodeAt(++i);
-    }
+    if (c === 45) c = text.charCodeAt(++i);
     if (!(c >= 48 && c <= 57)) fail();
-    let mant = 0;
-    let digits = 0;
-    let frac = 0;
-    while (c >= 48 && c <= 57) {
-      mant = mant * 10 + (c - 48);
-      digits++;
-      c = text.charCodeAt(++i);
-    }
+    while (c >= 48 && c <= 57) c = text.charCodeAt(++i);
     if (c === 46) {
       c = text.charCodeAt(++i);
       if (!(c >= 48 && c <= 57)) fail();
-      while (c >= 48 && c <= 57) {
-        mant = mant * 10 + (c - 48);
-        digits++;
-        frac++;
-        c = text.charCodeAt(++i);
-      }
+      while (c >= 48 && c <= 57) c = text.charCodeAt(++i);
     }
     if (c === 101 || c === 69) {
       c = text.charCodeAt(++i);
       if (c === 43 || c === 45) c = text.charCodeAt(++i);
       if (!(c >= 48 && c <= 57)) fail();
       while (c >= 48 && c <= 57) c = text.charCodeAt(++i);
-      return Number(text.slice(start, i));
     }
-    // Exact: mant < 2^53 and 10^frac is exact, so one division is correctly rounded (as JSON.parse).
-    if (digits > 15) return Number(text.slice(start, i));
-    const x = frac === 0 ? mant : mant / POW10[frac];
-    return neg ? -x : x;
+    return Number(text.slice(start, i));
   };
   const literal = (word: string, v: unknown): unknown => {
     if (!text.startsWith(word, i)) fail();
@@ -224,56 +290,23 @@ function parseColumnar(text: string, rowKeys: ReadonlySet<string>, numberArrays:
         for (;;) {
           while (c === 32 || c === 10 || c === 13 || c === 9) c = text.charCodeAt(++p);
           let x: number;
-          if ((c >= 48 && c <= 57) || c === 45) {
-            // Number, inline (see num()).
-            const s0 = p;
-            let neg = false;
-            if (c === 45) {
-              neg = true;
-              c = text.charCodeAt(++p);
-            }
-            let mant = 0;
-            let digits = 0;
-            let frac = 0;
-            while (c >= 48 && c <= 57) {
-              mant = mant * 10 + (c - 48);
-              digits++;
-              c = text.charCodeAt(++p);
-            }
-            if (c === 46) {
-              c = text.charCodeAt(++p);
-              while (c >= 48 && c <= 57) {
-                mant = mant * 10 + (c - 48);
-                digits++;
-                frac++;
-                c = text.charCodeAt(++p);
-              }
-              if (frac === 0) fail();
-            }
-            if (digits === 0) fail();
-            if (c === 101 || c === 69 || digits > 15) {
-              i = s0;
-              x = num();
-              p = i;
-              c = text.charCodeAt(p);
-            } else {
-              x = frac === 0 ? mant : mant / POW10[frac];
-              if (neg) x = -x;
-            }
-          } else if (c === 110 && text.charCodeAt(p + 1) === 117 && text.charCodeAt(p + 2) === 108 && text.charCodeAt(p + 3) === 108) {
+          if (c === 110 && text.charCodeAt(p + 1) === 117 && text.charCodeAt(p + 2) === 108 && text.charCodeAt(p + 3) === 108) {
             x = NaN;
             p += 4;
-            c = text.charCodeAt(p);
-          } else if (c === 34 || c === 116 || c === 102) {
-            i = p;
-            const y = value();
-            x = typeof y === 'string' ? cellFromString(y) : y ? 1 : 0;
-            p = i;
-            c = text.charCodeAt(p);
           } else {
-            i = start;
-            return null;
+            x = simpleNumberAt(text, p, true);
+            if (simpleEnd >= 0) p = simpleEnd;
+            else if ((c >= 48 && c <= 57) || c === 45 || c === 34 || c === 116 || c === 102) {
+              // Exponents, long mantissas, strings (times, "NaN", "+Inf"), booleans: the slow path.
+              i = p;
+              x = cellNumber(value());
+              p = i;
+            } else {
+              i = start;
+              return null;
+            }
           }
+          c = text.charCodeAt(p);
           if (k === cols.length) {
             const col = new Float64Array(cap);
             col.fill(NaN, 0, rows);
@@ -318,49 +351,22 @@ function parseColumnar(text: string, rowKeys: ReadonlySet<string>, numberArrays:
     for (;;) {
       while (c === 32 || c === 10 || c === 13 || c === 9) c = text.charCodeAt(++p);
       let x: number;
-      if ((c >= 48 && c <= 57) || c === 45) {
-        const s0 = p;
-        let neg = false;
-        if (c === 45) {
-          neg = true;
-          c = text.charCodeAt(++p);
-        }
-        let mant = 0;
-        let digits = 0;
-        let frac = 0;
-        while (c >= 48 && c <= 57) {
-          mant = mant * 10 + (c - 48);
-          digits++;
-          c = text.charCodeAt(++p);
-        }
-        if (c === 46) {
-          c = text.charCodeAt(++p);
-          while (c >= 48 && c <= 57) {
-            mant = mant * 10 + (c - 48);
-            digits++;
-            frac++;
-            c = text.charCodeAt(++p);
-          }
-          if (frac === 0) fail();
-        }
-        if (digits === 0) fail();
-        if (c === 101 || c === 69 || digits > 15) {
-          i = s0;
-          x = num();
-          p = i;
-          c = text.charCodeAt(p);
-        } else {
-          x = frac === 0 ? mant : mant / POW10[frac];
-          if (neg) x = -x;
-        }
-      } else if (c === 110 && text.charCodeAt(p + 1) === 117 && text.charCodeAt(p + 2) === 108 && text.charCodeAt(p + 3) === 108) {
+      if (c === 110 && text.charCodeAt(p + 1) === 117 && text.charCodeAt(p + 2) === 108 && text.charCodeAt(p + 3) === 108) {
         x = NaN;
         p += 4;
-        c = text.charCodeAt(p);
       } else {
-        i = start;
-        return null;
+        x = simpleNumberAt(text, p, false);
+        if (simpleEnd >= 0) p = simpleEnd;
+        else if ((c >= 48 && c <= 57) || c === 45) {
+          i = p;
+          x = num();
+          p = i;
+        } else {
+          i = start;
+          return null;
+        }
       }
+      c = text.charCodeAt(p);
       if (m === cap) {
         cap *= 2;
         const grown = new Float64Array(cap);

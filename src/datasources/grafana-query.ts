@@ -11,7 +11,7 @@
  */
 import type { Series } from '../learn/detectors/types';
 import { seriesFromPoints } from '../learn/series';
-import { parseJsonFast } from './fast-json';
+import { cellNumber, parseJsonFast } from './fast-json';
 import { authHeadersFor, datasourceUrl, fetchWithTimeout, isDirectDatasourceUrl } from './grafana';
 import { concatPages, pageRanges } from './paging';
 import { EMPTY_SERIES, selectSeries, seriesName, unitTarget, type NamedSeries } from './select-series';
@@ -120,24 +120,13 @@ interface Frame {
   data?: { values?: ArrayLike<unknown>[]; entities?: Array<Entities | null> | null };
 }
 
-function toNumber(x: unknown): number {
-  if (typeof x === 'number') return x;
-  if (x === null || x === undefined) return NaN;
-  if (typeof x === 'boolean') return x ? 1 : 0;
-  if (typeof x === 'string') {
-    const n = Number(x);
-    return n === n || x === 'NaN' ? n : Date.parse(x);
-  }
-  return NaN;
-}
-
 /** A column as numbers, with Grafana's `entities` (NaN, Inf, NegInf positions, since JSON has none) applied. */
 function numericColumn(values: ArrayLike<unknown> | undefined, n: number, entities: Entities | null): Float64Array {
   let col: Float64Array;
   if (values instanceof Float64Array && values.length >= n) col = values;
   else {
     col = new Float64Array(n);
-    for (let i = 0; i < n; i++) col[i] = values ? toNumber(values[i]) : NaN;
+    for (let i = 0; i < n; i++) col[i] = values ? cellNumber(values[i]) : NaN;
   }
   if (entities) {
     if (col === values) col = col.slice();

@@ -10,7 +10,7 @@
  */
 import { seriesFromPoints } from '../learn/series';
 import { authHeaders, datasourceProxyUrl, fetchWithTimeout } from './grafana';
-import { pairColumns, parseJsonWithPairs } from './prometheus';
+import { parseJsonFast, rowColumns } from './fast-json';
 import { queryTarget, selectSeries, type NamedSeries } from './select-series';
 import { DatasourceError, type Datasource, type FetchContext, type FetchedSeries, type MetricSource } from './types';
 
@@ -64,13 +64,9 @@ export function graphiteRequest(source: MetricSource, fromMs: number, toMs: numb
   return { url, init: { method: 'GET', headers } };
 }
 
-/** `parseJsonWithPairs(text, ['datapoints'])`, falling back to `JSON.parse`. */
+/** graphite-web's answer as JSON, each target's `datapoints` pairs read straight into typed columns. */
 export function parseGraphiteJson(text: string): unknown {
-  try {
-    return parseJsonWithPairs(text, ['datapoints']);
-  } catch {
-    return JSON.parse(text);
-  }
+  return parseJsonFast(text, { rowKeys: ['datapoints'] });
 }
 
 /**
@@ -88,19 +84,20 @@ export function parseGraphiteResponse(body: unknown, fromMs = -Infinity, toMs = 
   }
   return body.map((raw: unknown) => {
     const s = (raw ?? {}) as { target?: unknown; tags?: unknown; datapoints?: unknown };
-    const cols = pairColumns(s.datapoints ?? []);
+    const cols = rowColumns(s.datapoints ?? []);
     if (!cols) throw new DatasourceError('bad_response', 'Graphite answered datapoints that are not [value, time] pairs');
     const name = typeof s.target === 'string' ? s.target : String(s.target ?? '');
     const labels: Record<string, string> = {};
     if (s.tags && typeof s.tags === 'object') for (const [k, v] of Object.entries(s.tags)) labels[k] = String(v);
+    const [values, times] = cols.columns;
     const t = new Float64Array(cols.length);
     const v = new Float64Array(cols.length);
     let m = 0;
     for (let k = 0; k < cols.length; k++) {
-      const time = Math.round(cols.y[k] * 1000);
+      const time = Math.round(times[k] * 1000);
       if (!(time >= fromMs && time < toMs)) continue;
       t[m] = time;
-      v[m] = cols.x[k];
+      v[m] = values[k];
       m++;
     }
     const series = seriesFromPoints(t.subarray(0, m), v.subarray(0, m));

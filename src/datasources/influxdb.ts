@@ -10,7 +10,7 @@
  */
 import type { Series } from '../learn/detectors/types';
 import { seriesFromPoints } from '../learn/series';
-import { parseJsonFast, ValueColumns } from './fast-json';
+import { parseJsonFast, rowColumns, ValueColumns } from './fast-json';
 import { authHeadersFor, datasourceUrl, fetchWithTimeout, isDirectDatasourceUrl } from './grafana';
 import { grafanaQuery, isGrafanaQueryUrl } from './grafana-query';
 import { influxdbFlux, isFluxSpec } from './influxdb-flux';
@@ -133,19 +133,6 @@ interface InfluxSeries {
   values?: unknown[][] | ValueColumns;
 }
 
-function toNumber(x: unknown): number {
-  if (typeof x === 'number') return x;
-  if (x === null || x === undefined) return NaN;
-  if (typeof x === 'boolean') return x ? 1 : 0;
-  return Number(x);
-}
-
-function toTime(x: unknown): number {
-  if (typeof x === 'number') return x;
-  if (typeof x === 'string') return Date.parse(x); // epoch not applied (RFC3339)
-  return NaN;
-}
-
 /** One series of an InfluxDB answer, as points, with what paging needs to know about the raw rows. */
 interface InfluxPoints {
   series: Series;
@@ -185,10 +172,10 @@ function pointsOf(first: InfluxSeries, fromMs: number, toMs: number): InfluxPoin
   let ti = columns.indexOf('time');
   if (ti < 0) ti = 0;
   const vi = ti === 0 ? 1 : 0;
-  const width = first.values instanceof ValueColumns ? first.values.columns.length : columns.length;
-  const rows = first.values instanceof ValueColumns ? first.values.length : Array.isArray(first.values) ? first.values.length : 0;
-  if (rows === 0) return empty;
-  if (vi >= Math.max(width, columns.length)) {
+  const cells = rowColumns(first.values);
+  const rows = cells?.length ?? 0;
+  if (!cells || rows === 0) return empty;
+  if (vi >= Math.max(cells.columns.length, columns.length)) {
     throw new DatasourceError('bad_query', `InfluxDB series "${first.name ?? ''}" has no value column`);
   }
 
@@ -196,29 +183,15 @@ function pointsOf(first: InfluxSeries, fromMs: number, toMs: number): InfluxPoin
   const v = new Float64Array(rows);
   let m = 0;
   let lastTime = -Infinity;
-  if (first.values instanceof ValueColumns) {
-    const tc = first.values.columns[ti];
-    const vc = first.values.columns[vi];
-    for (let i = 0; i < rows; i++) {
-      const time = tc[i];
-      if (time > lastTime) lastTime = time;
-      if (!(time >= fromMs && time < toMs)) continue;
-      t[m] = time;
-      v[m] = vc === undefined ? NaN : vc[i];
-      m++;
-    }
-  } else {
-    const values = first.values as unknown[][];
-    for (let i = 0; i < rows; i++) {
-      const row = values[i];
-      const time = toTime(row[ti]);
-      if (time > lastTime) lastTime = time;
-      if (!(time >= fromMs && time < toMs)) continue;
-      t[m] = time;
-      const x = row[vi];
-      v[m] = typeof x === 'number' ? x : toNumber(x);
-      m++;
-    }
+  const tc = cells.columns[ti];
+  const vc = cells.columns[vi];
+  for (let i = 0; i < rows; i++) {
+    const time = tc[i];
+    if (time > lastTime) lastTime = time;
+    if (!(time >= fromMs && time < toMs)) continue;
+    t[m] = time;
+    v[m] = vc === undefined ? NaN : vc[i];
+    m++;
   }
   // Sorts and dedupes (last wins) when InfluxDB's order is not strictly increasing; one copy otherwise.
   return { series: seriesFromPoints(t.subarray(0, m), v.subarray(0, m)), rows, lastTime };

@@ -4,8 +4,8 @@
  * The panel sends `{ type: 'prometheus', url: 'api/datasources/proxy/3' | '.../api/v1/query_range',
  * params?: { query?, step? } }` and targets like `{ refId: 'A', expr: 'up{job="x"}', interval?: '30s' }`.
  * We ask `/api/v1/query_range` at step-aligned instants, in sub-ranges below Prometheus's
- * 11,000-points-per-series limit, and read the JSON with a scanner that puts `values` straight into
- * typed arrays (no per-point objects or strings).
+ * 11,000-points-per-series limit, and read the JSON with `parseJsonFast`, which puts `values` straight
+ * into typed arrays (no per-point objects or strings).
  *
  * Web APIs only: runs on Node and in workerd.
  */
@@ -13,6 +13,7 @@ import type { Series } from '../learn/detectors/types';
 import { seriesFromPoints } from '../learn/series';
 import { authHeaders, datasourceProxyUrl, fetchWithTimeout } from './grafana';
 import { queryTarget, selectSeries, type NamedSeries } from './select-series';
+import { parseJsonFast, rowColumns } from './fast-json';
 import { DatasourceError, type Datasource, type FetchContext, type FetchedSeries, type MetricSource } from './types';
 
 /** Prometheus refuses a `query_range` whose result would exceed this many points per series. */
@@ -24,392 +25,9 @@ export const DEFAULT_STEP_MS = 60_000;
 /** Sub-range requests in flight at once. */
 const CONCURRENCY = 4;
 
-// ---------------------------------------------------------------------------------------------------
-// Fast JSON scanning of `[[x, y], ...]` pair arrays (shared with the Graphite datasource)
-
-/** A `[[x, y], ...]` array read into two columns (null, missing and non-numeric cells are NaN). */
-export class PairColumns {
-  constructor(
-    readonly length: number,
-    readonly x: Float64Array,
-    readonly y: Float64Array,
-  ) {}
-}
-
-const POW10 = Array.from({ length: 23 }, (_, k) => 10 ** k);
-
-/** A number given as a string, as Prometheus writes sample values: "1.5", "NaN", "+Inf", "-Inf". */
-function numberFromString(s: string): number {
-  const x = s.trim() === '' ? NaN : Number(s); // Number('') is 0
-  if (x === x) return x;
-  const l = s.toLowerCase();
-  if (l === '+inf' || l === 'inf' || l === '+infinity') return Infinity;
-  if (l === '-inf' || l === '-infinity') return -Infinity;
-  return NaN;
-}
-
-/**
- * `JSON.parse`, except that the value of every key in `pairKeys` that is an array of 2-element arrays
- * of scalars (numbers, numeric strings, null) becomes a `PairColumns`. Throws a SyntaxError on anything
- * that is not JSON; callers fall back to `JSON.parse`, which then decides.
- */
-export function parseJsonWithPairs(text: string, pairKeys: readonly string[]): unknown {
-  const n = text.length;
-  let i = 0;
-  const fail = (): never => {
-    throw new SyntaxError(`unexpected character at ${i}`);
-  };
-  const ws = () => {
-    for (;;) {
-      const c = text.charCodeAt(i);
-      if (c === 32 || c === 10 || c === 13 || c === 9) i++;
-      else return;
-    }
-  };
-  const str = (): string => {
-    const start = ++i;
-    for (;;) {
-      const c = text.charCodeAt(i);
-      if (c === 34) {
-        i++;
-        return text.slice(start, i - 1);
-      }
-      if (c === 92) {
-        let j = i;
-        while (j < n) {
-          const d = text.charCodeAt(j);
-          if (d === 92) j += 2;
-          else if (d === 34) break;
-          else j++;
-        }
-        if (j >= n) fail();
-        const s = JSON.parse(text.slice(start - 1, j + 1)) as string;
-        i = j + 1;
-        return s;
-      }
-      if (!(c >= 32)) fail();
-      i++;
-    }
-  };
-  const num = (): number => {
-    const start = i;
-    let c = text.charCodeAt(i);
-    if (c === 45) c = text.charCodeAt(++i);
-    if (!(c >= 48 && c <= 57)) fail();
-    while (c >= 48 && c <= 57) c = text.charCodeAt(++i);
-    if (c === 46) {
-      c = text.charCodeAt(++i);
-      if (!(c >= 48 && c <= 57)) fail();
-      while (c >= 48 && c <= 57) c = text.charCodeAt(++i);
-    }
-    if (c === 101 || c === 69) {
-      c = text.charCodeAt(++i);
-      if (c === 43 || c === 45) c = text.charCodeAt(++i);
-      if (!(c >= 48 && c <= 57)) fail();
-      while (c >= 48 && c <= 57) c = text.charCodeAt(++i);
-    }
-    return Number(text.slice(start, i));
-  };
-  const literal = (word: string, v: unknown): unknown => {
-    if (!text.startsWith(word, i)) fail();
-    i += word.length;
-    return v;
-  };
-  const value = (): unknown => {
-    ws();
-    const c = text.charCodeAt(i);
-    if (c === 123) return obj();
-    if (c === 91) return arr();
-    if (c === 34) return str();
-    if (c === 116) return literal('true', true);
-    if (c === 102) return literal('false', false);
-    if (c === 110) return literal('null', null);
-    return num();
-  };
-  const arr = (): unknown[] => {
-    i++;
-    const a: unknown[] = [];
-    ws();
-    if (text.charCodeAt(i) === 93) {
-      i++;
-      return a;
-    }
-    for (;;) {
-      a.push(value());
-      ws();
-      const c = text.charCodeAt(i++);
-      if (c === 44) continue;
-      if (c === 93) return a;
-      i--;
-      fail();
-    }
-  };
-  /**
-   * One scalar cell at `p` (a number, a number in quotes, or null), parsed inline; writes the position
-   * after it to `end` and returns the value, or returns undefined (and leaves `end`) when the cell is
-   * anything else. Numbers with at most 15 significant digits and no exponent are exact (one division
-   * by an exact power of ten is correctly rounded, as JSON.parse); others go through `Number`.
-   */
-  let end = 0;
-  const cell = (p: number): number | undefined => {
-    let c = text.charCodeAt(p);
-    let quoted = false;
-    if (c === 34) {
-      quoted = true;
-      c = text.charCodeAt(++p);
-    } else if (c === 110) {
-      if (text.charCodeAt(p + 1) === 117 && text.charCodeAt(p + 2) === 108 && text.charCodeAt(p + 3) === 108) {
-        end = p + 4;
-        return NaN;
-      }
-      return undefined;
-    }
-    const s0 = p;
-    let neg = false;
-    if (c === 45 || c === 43) {
-      neg = c === 45;
-      c = text.charCodeAt(++p);
-    }
-    let mant = 0;
-    let digits = 0;
-    let frac = 0;
-    while (c >= 48 && c <= 57) {
-      mant = mant * 10 + (c - 48);
-      digits++;
-      c = text.charCodeAt(++p);
-    }
-    if (c === 46) {
-      c = text.charCodeAt(++p);
-      while (c >= 48 && c <= 57) {
-        mant = mant * 10 + (c - 48);
-        digits++;
-        frac++;
-        c = text.charCodeAt(++p);
-      }
-      if (frac === 0 && !quoted) return undefined;
-    }
-    let x: number;
-    if (!quoted) {
-      if (digits === 0 || text.charCodeAt(s0) === 43) return undefined;
-      if (c === 101 || c === 69 || digits > 15) {
-        i = s0;
-        x = num();
-        p = i;
-      } else {
-        x = frac === 0 ? mant : mant / POW10[frac];
-        if (neg) x = -x;
-      }
-      end = p;
-      return x;
-    }
-    if (c === 34 && digits > 0 && digits <= 15) {
-      x = frac === 0 ? mant : mant / POW10[frac];
-      end = p + 1;
-      return neg ? -x : x;
-    }
-    // "NaN", "+Inf", "1e+06", long mantissas, escapes...
-    i = s0 - 1;
-    const s = str();
-    end = i;
-    return numberFromString(s);
-  };
-  /** `[[x, y], ...]` into columns; null (position unchanged) when a row is anything else. */
-  const pairs = (): PairColumns | null => {
-    const start = i;
-    let p = i + 1;
-    let cap = 1024;
-    let rows = 0;
-    let xs = new Float64Array(cap);
-    let ys = new Float64Array(cap);
-    let c = text.charCodeAt(p);
-    while (c === 32 || c === 10 || c === 13 || c === 9) c = text.charCodeAt(++p);
-    if (c === 93) {
-      i = p + 1;
-      return new PairColumns(0, xs.subarray(0, 0), ys.subarray(0, 0));
-    }
-    for (;;) {
-      if (c !== 91) {
-        i = start;
-        return null;
-      }
-      p++;
-      while ((c = text.charCodeAt(p)) === 32 || c === 10 || c === 13 || c === 9) p++;
-      let x: number | undefined;
-      {
-        // Inline fast path: [-]digits[.digits], quoted or not, at most 15 digits, no exponent.
-        let q = p;
-        let ch = c;
-        const quoted = ch === 34;
-        if (quoted) ch = text.charCodeAt(++q);
-        const neg = ch === 45;
-        if (neg) ch = text.charCodeAt(++q);
-        let mant = 0;
-        let digits = 0;
-        let frac = -1;
-        while (ch >= 48 && ch <= 57) {
-          mant = mant * 10 + (ch - 48);
-          digits++;
-          ch = text.charCodeAt(++q);
-        }
-        if (ch === 46) {
-          frac = 0;
-          ch = text.charCodeAt(++q);
-          while (ch >= 48 && ch <= 57) {
-            mant = mant * 10 + (ch - 48);
-            digits++;
-            frac++;
-            ch = text.charCodeAt(++q);
-          }
-        }
-        if (digits > 0 && digits <= 15 && frac !== 0 && (quoted ? ch === 34 : ch !== 101 && ch !== 69)) {
-          x = frac <= 0 ? mant : mant / POW10[frac];
-          if (neg) x = -x;
-          p = quoted ? q + 1 : q;
-        } else {
-          x = cell(p);
-          if (x === undefined) {
-            i = start;
-            return null;
-          }
-          p = end;
-        }
-      }
-      while ((c = text.charCodeAt(p)) === 32 || c === 10 || c === 13 || c === 9) p++;
-      if (c !== 44) {
-        i = start;
-        return null;
-      }
-      p++;
-      while ((c = text.charCodeAt(p)) === 32 || c === 10 || c === 13 || c === 9) p++;
-      let y: number | undefined;
-      {
-        // Inline fast path: [-]digits[.digits], quoted or not, at most 15 digits, no exponent.
-        let q = p;
-        let ch = c;
-        const quoted = ch === 34;
-        if (quoted) ch = text.charCodeAt(++q);
-        const neg = ch === 45;
-        if (neg) ch = text.charCodeAt(++q);
-        let mant = 0;
-        let digits = 0;
-        let frac = -1;
-        while (ch >= 48 && ch <= 57) {
-          mant = mant * 10 + (ch - 48);
-          digits++;
-          ch = text.charCodeAt(++q);
-        }
-        if (ch === 46) {
-          frac = 0;
-          ch = text.charCodeAt(++q);
-          while (ch >= 48 && ch <= 57) {
-            mant = mant * 10 + (ch - 48);
-            digits++;
-            frac++;
-            ch = text.charCodeAt(++q);
-          }
-        }
-        if (digits > 0 && digits <= 15 && frac !== 0 && (quoted ? ch === 34 : ch !== 101 && ch !== 69)) {
-          y = frac <= 0 ? mant : mant / POW10[frac];
-          if (neg) y = -y;
-          p = quoted ? q + 1 : q;
-        } else {
-          y = cell(p);
-          if (y === undefined) {
-            i = start;
-            return null;
-          }
-          p = end;
-        }
-      }
-      while ((c = text.charCodeAt(p)) === 32 || c === 10 || c === 13 || c === 9) p++;
-      if (c !== 93) {
-        i = start;
-        return null;
-      }
-      if (rows === cap) {
-        cap *= 2;
-        const gx = new Float64Array(cap);
-        gx.set(xs);
-        xs = gx;
-        const gy = new Float64Array(cap);
-        gy.set(ys);
-        ys = gy;
-      }
-      xs[rows] = x;
-      ys[rows] = y;
-      rows++;
-      c = text.charCodeAt(++p);
-      while (c === 32 || c === 10 || c === 13 || c === 9) c = text.charCodeAt(++p);
-      if (c === 44) {
-        c = text.charCodeAt(++p);
-        while (c === 32 || c === 10 || c === 13 || c === 9) c = text.charCodeAt(++p);
-        continue;
-      }
-      if (c === 93) break;
-      i = p;
-      fail();
-    }
-    i = p + 1;
-    return new PairColumns(rows, xs.subarray(0, rows), ys.subarray(0, rows));
-  };
-  const obj = (): Record<string, unknown> => {
-    i++;
-    const o: Record<string, unknown> = {};
-    ws();
-    if (text.charCodeAt(i) === 125) {
-      i++;
-      return o;
-    }
-    for (;;) {
-      ws();
-      if (text.charCodeAt(i) !== 34) fail();
-      const k = str();
-      ws();
-      if (text.charCodeAt(i) !== 58) fail();
-      i++;
-      ws();
-      const v = text.charCodeAt(i) === 91 && pairKeys.includes(k) ? (pairs() ?? arr()) : value();
-      if (k === '__proto__') Object.defineProperty(o, k, { value: v, writable: true, enumerable: true, configurable: true });
-      else o[k] = v;
-      ws();
-      const c = text.charCodeAt(i++);
-      if (c === 44) continue;
-      if (c === 125) return o;
-      i--;
-      fail();
-    }
-  };
-  const out = value();
-  ws();
-  if (i !== n) fail();
-  return out;
-}
-
-/** `parseJsonWithPairs(text, ['values'])`, falling back to `JSON.parse` (which decides what is JSON). */
+/** Prometheus's answer as JSON, each series' `values` pairs read straight into typed columns. */
 export function parsePrometheusJson(text: string): unknown {
-  try {
-    return parseJsonWithPairs(text, ['values']);
-  } catch {
-    return JSON.parse(text);
-  }
-}
-
-/** The two columns of a pair array as parsed by either parser (rows from JSON.parse are converted). */
-export function pairColumns(raw: unknown): PairColumns | null {
-  if (raw instanceof PairColumns) return raw;
-  if (!Array.isArray(raw)) return null;
-  const n = raw.length;
-  const x = new Float64Array(n);
-  const y = new Float64Array(n);
-  const num = (c: unknown) =>
-    typeof c === 'number' ? c : typeof c === 'string' ? numberFromString(c) : NaN;
-  for (let k = 0; k < n; k++) {
-    const row = raw[k] as unknown;
-    if (!Array.isArray(row)) return null;
-    x[k] = num(row[0]);
-    y[k] = num(row[1]);
-  }
-  return new PairColumns(n, x, y);
+  return parseJsonFast(text, { rowKeys: ['values'] });
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -590,16 +208,17 @@ export function parsePrometheusResponse(body: unknown, fromMs = -Infinity, toMs 
     if (r && typeof r.metric === 'object' && r.metric !== null) {
       for (const [k, v] of Object.entries(r.metric)) metric[k] = String(v);
     }
-    const cols = pairColumns(r?.values ?? []);
+    const cols = rowColumns(r?.values ?? []);
     if (!cols) throw new DatasourceError('bad_response', 'Prometheus answered a series whose values are not [time, "value"] pairs');
+    const [times, values] = cols.columns;
     const t = new Float64Array(cols.length);
     const v = new Float64Array(cols.length);
     let m = 0;
     for (let k = 0; k < cols.length; k++) {
-      const time = Math.round(cols.x[k] * 1000);
+      const time = Math.round(times[k] * 1000);
       if (!(time >= fromMs && time < toMs)) continue;
       t[m] = time;
-      v[m] = cols.y[k];
+      v[m] = values === undefined ? NaN : values[k];
       m++;
     }
     out.push({ name: prometheusSeriesName(metric), labels: metric, series: seriesFromPoints(t.subarray(0, m), v.subarray(0, m)) });

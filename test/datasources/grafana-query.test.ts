@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { ObjectColumns, parseJsonFast } from '../../src/datasources/fast-json';
+import { cellNumber, ObjectColumns, parseJsonFast, rowColumns, ValueColumns } from '../../src/datasources/fast-json';
 import {
   GRAFANA_PAGE_POINTS,
   grafanaQuery,
@@ -266,6 +266,17 @@ describe('parseJsonFast (shared by the adapters)', () => {
       }),
       { seed: 5, numRuns: 300 },
     );
+  });
+  it('reads cells written as text the way metric APIs write them, in rows and after a JSON.parse fallback', () => {
+    const cells = ['"1.5"', '"-0"', '"NaN"', '"+Inf"', '"-Inf"', '"Infinity"', '""', '"  "', '"2024-01-01T00:00:00Z"', '"1e3"', 'true', 'false', 'null', '"abc"'];
+    const expected = [1.5, -0, NaN, Infinity, -Infinity, Infinity, NaN, NaN, Date.UTC(2024, 0, 1), 1000, 1, 0, NaN, NaN];
+    const text = `{"values":[${cells.map((c) => `[${c}]`).join(',')}]}`;
+    const fast = parseJsonFast(text, { rowKeys: ['values'] }) as { values: ValueColumns };
+    expect(Array.from(fast.values.columns[0])).toEqual(expected);
+    const fallback = rowColumns((JSON.parse(text) as { values: unknown }).values);
+    expect(Array.from(fallback!.columns[0])).toEqual(expected);
+    expect(expected.map((_, k) => cellNumber(JSON.parse(cells[k])))).toEqual(expected);
+    expect(rowColumns([[1], 2])).toBeNull();
   });
   it.each(['', '{', '[1,2', '{"a":[1,]}', '{"a":[1 2]}', '[-]', '[1.]', 'nul', '{"a":1}x', '<html>'])('rejects %j like JSON.parse', (text) => {
     expect(() => parseJsonFast(text, { numberArrays: true, objectRowKeys: ['a'] })).toThrow(SyntaxError);

@@ -1,14 +1,13 @@
 /**
- * Prometheus and Graphite adapters without servers: request building, range splitting, the pair scanner
- * (same result as JSON.parse), and every malformed answer a proxy can hand back.
+ * Prometheus and Graphite adapters without servers: request building, range splitting, reading pairs
+ * into typed columns (same numbers as JSON.parse), and every malformed answer a proxy can hand back.
  */
 import { describe, expect, it } from 'vitest';
 import { graphite, parseGraphiteJson, parseGraphiteResponse } from '../../src/datasources/graphite';
+import { parseJsonFast, ValueColumns } from '../../src/datasources/fast-json';
 import {
   durationMs,
   expandGrafanaVariables,
-  PairColumns,
-  parseJsonWithPairs,
   parsePrometheusJson,
   parsePrometheusResponse,
   prometheus,
@@ -47,13 +46,15 @@ const graphiteSource = (target = 'a.b'): MetricSource => ({
 });
 const matrix = (result: unknown[], extra = '') => `{"status":"success"${extra},"data":{"resultType":"matrix","result":${JSON.stringify(result)}}}`;
 
-/** JSON.parse with pair arrays turned into the same PairColumns, for comparison. */
+/** JSON.parse with rows of scalars under `key` turned into columns (padded with NaN), for comparison. */
 function reference(text: string, key: string): unknown {
+  const scalar = (c: unknown) => c === null || typeof c === 'number' || typeof c === 'string';
+  const num = (c: unknown) => (typeof c === 'number' ? c : typeof c === 'string' ? (c === '+Inf' ? Infinity : c === '-Inf' ? -Infinity : Number(c)) : NaN);
   const walk = (x: unknown, k?: string): unknown => {
     if (Array.isArray(x)) {
-      if (k === key && x.every((r) => Array.isArray(r) && r.length === 2 && r.every((c) => c === null || typeof c === 'number' || typeof c === 'string'))) {
-        const num = (c: unknown) => (typeof c === 'number' ? c : typeof c === 'string' ? (c === '+Inf' ? Infinity : c === '-Inf' ? -Infinity : Number(c)) : NaN);
-        return { x: x.map((r) => num(r[0])), y: x.map((r) => num(r[1])) };
+      if (k === key && x.every((r) => Array.isArray(r) && r.every(scalar))) {
+        const width = Math.max(0, ...x.map((r: unknown[]) => r.length));
+        return { columns: Array.from({ length: width }, (_, j) => x.map((r: unknown[]) => (j < r.length ? num(r[j]) : NaN))) };
       }
       return x.map((e) => walk(e));
     }
@@ -63,11 +64,12 @@ function reference(text: string, key: string): unknown {
   return walk(JSON.parse(text));
 }
 function normalise(x: unknown): unknown {
-  if (x instanceof PairColumns) return { x: Array.from(x.x), y: Array.from(x.y) };
+  if (x instanceof ValueColumns) return { columns: x.columns.map((c) => Array.from(c)) };
   if (Array.isArray(x)) return x.map(normalise);
   if (x && typeof x === 'object') return Object.fromEntries(Object.entries(x).map(([k, v]) => [k, normalise(v)]));
   return x;
 }
+const rows = (text: string, key: string) => parseJsonFast(text, { rowKeys: [key] });
 
 describe('request building', () => {
   it('splits a range into step-aligned requests below the limit, without gaps or duplicates', () => {
@@ -120,21 +122,21 @@ describe('request building', () => {
   });
 });
 
-describe('the pair scanner', () => {
+describe('reading [time, value] pairs', () => {
   it('gives what JSON.parse gives, on every number and string form', () => {
     const samples = [
       matrix([{ metric: { __name__: 'up', 'we"ird': 'a\\b\n"c"', ü: '✓' }, values: [[1, '1'], [1.5, '-2.25'], [1700000000.123, '1e+21'], [2, 'NaN'], [3, '+Inf'], [4, '-Inf'], [5, '0.1'], [6, '123456789012345678'], [7, '-0'], [8, '1.']] }]),
       '{ "status" : "success" , "data" : { "resultType" : "matrix" , "result" : [ { "metric" : { } , "values" : [ [ 1 , "2" ] ,\n [ 3 , "4" ] ] } ] } }',
       matrix([{ metric: {}, values: [] }]),
       matrix([{ metric: {}, values: [[1, 2], [null, null]] }]),
-      matrix([{ metric: {}, values: [[1, '2', 3]] }]), // not pairs: stays rows
+      matrix([{ metric: {}, values: [[1, '2', 3], [4]] }]), // not pairs: columns padded with NaN
       matrix([{ metric: {}, values: [[1, { a: 1 }]] }]),
       '{"values":[[1,"2"]],"__proto__":{"x":1},"other":[[1,2]]}',
       '[{"target": "a", "datapoints": [[1.0, 1], [null, 2], [1e+21, 3], [-0.5, 4], [12345678901234567890, 5]]}]',
     ];
     for (const text of samples) {
       for (const key of ['values', 'datapoints']) {
-        expect(normalise(parseJsonWithPairs(text, [key])), text).toEqual(reference(text, key));
+        expect(normalise(rows(text, key)), text).toEqual(reference(text, key));
       }
     }
   });
@@ -157,7 +159,7 @@ describe('the pair scanner', () => {
         return `[${a}${rnd() < 0.2 ? ' ' : ''},${b}]`;
       });
       const text = `{"status":"success","data":{"resultType":"matrix","result":[{"metric":{"k":"v${k}"},"values":[${rows.join(rnd() < 0.3 ? ', ' : ',')}]}]}}`;
-      expect(normalise(parseJsonWithPairs(text, ['values'])), text).toEqual(reference(text, 'values'));
+      expect(normalise(parsePrometheusJson(text)), text).toEqual(reference(text, 'values'));
     }
   });
 
