@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startGrafanaProxy, type GrafanaProxy } from '../support/grafana-proxy';
 import { startGraphite, type GraphiteServer } from '../support/graphite';
-import { startTestServer, type TestServer } from '../support/node-server';
+import { apiClient, startTestServer, type TestServer } from '../support/node-server';
 import { MINUTE, peakSeries } from '../support/peak-series';
 
 const API_KEY = 'test-grafana-key';
@@ -27,18 +27,9 @@ describe('learning on a real graphite-web (Node host)', () => {
   let grafana: GrafanaProxy;
   let server: TestServer;
 
-  const call = async (path: string, method = 'GET', body?: unknown) => {
-    const res = await fetch(server.url + path, {
-      method,
-      headers: body ? { 'content-type': 'application/json' } : {},
-      body: body ? JSON.stringify(body) : undefined,
-    });
-    return { status: res.status, body: (await res.json()) as any };
-  };
-  const settled = async (id: string) => {
-    await expect.poll(async () => (await call(`/anomalies/status?id=${id}`)).body.status, { timeout: 30_000, interval: 100 }).not.toBe('learning');
-    return (await call(`/anomalies/status?id=${id}`)).body as { status: string; errorMessage: string };
-  };
+  const { call, settled } = apiClient(() => server.url);
+
+
   const covers = (s: { start: number; finish: number }, t: number) => s.start - 2 * MINUTE <= t && t <= s.finish + 2 * MINUTE;
 
   beforeAll(async () => {

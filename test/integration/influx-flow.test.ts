@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startGrafanaProxy, type GrafanaProxy } from '../support/grafana-proxy';
 import { startInfluxd, type Influxd } from '../support/influxd';
 import { MINUTE, peakSeries, type Peak } from '../support/peak-series';
-import { startTestServer, type TestServer } from '../support/node-server';
+import { apiClient, startTestServer, type TestServer } from '../support/node-server';
 import { startWebhookReceiver, type WebhookReceiver } from '../support/webhook-receiver';
 
 const API_KEY = 'test-grafana-key';
@@ -29,14 +29,8 @@ describe('learning and alerting on a real InfluxDB (Node host)', () => {
   let server: TestServer;
   let clockOffset = 0;
 
-  const call = async (path: string, method = 'GET', body?: unknown) => {
-    const res = await fetch(server.url + path, {
-      method,
-      headers: body ? { 'content-type': 'application/json' } : {},
-      body: body ? JSON.stringify(body) : undefined,
-    });
-    return { status: res.status, body: (await res.json()) as any };
-  };
+  const { call, settled } = apiClient(() => server.url);
+
   const create = async (name: string, extra: Record<string, unknown> = {}) => {
     const res = await call('/anomalies', 'POST', {
       name,
@@ -48,10 +42,7 @@ describe('learning and alerting on a real InfluxDB (Node host)', () => {
     expect(res.status).toBe(200);
     return res.body.anomaly_id as string;
   };
-  const settled = async (id: string) => {
-    await expect.poll(async () => (await call(`/anomalies/status?id=${id}`)).body.status, { timeout: 20_000, interval: 100 }).not.toBe('learning');
-    return (await call(`/anomalies/status?id=${id}`)).body as { status: string; errorMessage: string };
-  };
+
   const detected = async (id: string) =>
     ((await call(`/segments?anomaly_id=${id}`)).body.segments as { id: number; start: number; finish: number; labeled: boolean; confidence?: number }[]).filter(
       (s) => !s.labeled,

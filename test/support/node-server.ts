@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { expect } from 'vitest';
 import { parseConfig } from '../../src/config';
 import { startNodeServer, type NodeServer, type NodeServerOptions } from '../../src/hosts/node-host';
 import { silentLogger } from '../../src/log';
@@ -30,4 +31,24 @@ export async function startTestServer(
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * JSON calls to a running server (`url` is read at call time, so it may be set in `beforeAll`), and
+ * waiting until a unit has left `learning`.
+ */
+export function apiClient(url: () => string) {
+  const call = async (path: string, method = 'GET', body?: unknown) => {
+    const res = await fetch(url() + path, {
+      method,
+      headers: body ? { 'content-type': 'application/json' } : {},
+      body: body ? JSON.stringify(body) : undefined,
+    });
+    return { status: res.status, body: (await res.json()) as any };
+  };
+  const settled = async (id: string) => {
+    await expect.poll(async () => (await call(`/anomalies/status?id=${id}`)).body.status, { timeout: 30_000, interval: 100 }).not.toBe('learning');
+    return (await call(`/anomalies/status?id=${id}`)).body as { status: string; errorMessage: string };
+  };
+  return { call, settled };
 }
