@@ -158,6 +158,7 @@ class SpikeProbe {
  */
 class SpikeEchoScorer implements EchoScorer {
   private readonly probe: SpikeProbe;
+  private readonly span = new Int32Array(2);
 
   constructor(
     private readonly x: Float64Array,
@@ -189,7 +190,13 @@ class SpikeEchoScorer implements EchoScorer {
     this.probe.measure(i, m);
     const a = this.probe.height * this.invHeight;
     const b = this.probe.snr * this.invSnr;
-    return a < b ? a : b;
+    const s = a < b ? a : b;
+    if (!(s >= need)) return s;
+    // Only a spike like the labeled ones is an echo: a narrow blip a day away says nothing about
+    // whether this spike belongs to the daily pattern.
+    widthAtHalfHeight(x, i, this.probe.level, m.coreRadius, m.maxWidth, this.span);
+    const w = this.span[1] - this.span[0] + 1;
+    return w >= m.minWidth && w <= m.maxWidth ? s : -Infinity;
   }
 }
 
@@ -212,10 +219,14 @@ function sideNoise(left: SlidingWindowStats, right: SlidingWindowStats): number 
  */
 function widthAtHalfHeight(x: Float64Array, p: number, level: number, r: number, limit: number, out: Int32Array): void {
   const cut = level + (coreMeanAt(x, p, r) - level) / 2;
-  let lo = p;
-  while (lo > 0 && p - lo <= limit && !(x[lo - 1] < cut)) lo--;
-  let hi = p;
-  while (hi < x.length - 1 && hi - p <= limit && !(x[hi + 1] < cut)) hi++;
+  // Walk from the highest raw point of the core: from a dip between two one-point blips, the walk
+  // would span both and take them for one spike as wide as the core.
+  let top = p;
+  for (let j = Math.max(0, p - r); j <= p + r && j < x.length; j++) if (x[j] > x[top] || x[top] !== x[top]) top = j;
+  let lo = top;
+  while (lo > 0 && top - lo <= limit && !(x[lo - 1] < cut)) lo--;
+  let hi = top;
+  while (hi < x.length - 1 && hi - top <= limit && !(x[hi + 1] < cut)) hi++;
   out[0] = lo;
   out[1] = hi;
 }

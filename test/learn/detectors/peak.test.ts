@@ -28,6 +28,28 @@ describe('peak detector', () => {
     expect(Math.abs(centres[1] - 2200)).toBeLessThanOrEqual(2);
   });
 
+  it('does not take a pair of one-point blips for a peak as wide as the labeled one', () => {
+    const s = background({ n: 3000, seed: 4, noise: 0.2, daily: 0 });
+    addSpike(s, 500, 8, 12);
+    addSpike(s, 1500, 7, 11);
+    // Two blips taller than the peaks around one low point: the dip between them is not a wide top.
+    s.v[2200] += 20;
+    s.v[2202] += 20;
+    const found = peakDetector.detect(peakDetector.learn(s, { positive: [spanOf(s, 494, 506)], negative: [] }), s);
+    expect(found.map((d) => Math.round((indexOf(d.start) + indexOf(d.finish)) / 2))).toEqual([1500]);
+  });
+
+  it('keeps a sibling whose time a day earlier holds a narrow blip, not a spike like it', () => {
+    const s = background({ n: 4 * 1440, seed: 5, noise: 0.2, daily: 0 });
+    addSpike(s, 600, 8, 12);
+    addSpike(s, 600 + 2 * 1440 + 300, 7, 11);
+    // A narrow blip taller than the peaks near the same time one day before the sibling.
+    s.v[2342] += 20;
+    const found = peakDetector.detect(peakDetector.learn(s, { positive: [spanOf(s, 594, 606)], negative: [] }), s);
+    const centres = found.map((d) => Math.round((indexOf(d.start) + indexOf(d.finish)) / 2));
+    expect(centres).toContain(600 + 2 * 1440 + 300);
+  });
+
   it('does not find a removed detection again and raises its threshold past it', () => {
     const { decoysBefore, decoysAfter } = expectNegativesRespected('peak', (s, c) => {
       addSpike(s, c + 350, 4.5, 11);
