@@ -8,7 +8,7 @@ import {
 } from './candidates';
 import { labelIndexRanges, mergedSpans, requirePositiveLabels } from './label-ranges';
 import { heightInNormalizedUnits, NOISE_FLOOR, normalizationHalfRange, signedNormalizedValues } from './normalize';
-import { echoesSeasonally, pointsIn, seasonsToFilter, type EchoScorer } from './seasonal';
+import { echoesSeasonally, pointsIn, recursSeasonally, seasonsToFilter, type EchoScorer } from './seasonal';
 import { SlidingWindowStats } from './sliding-window-stats';
 import { LearningError, type Detection, type Labels, type Model, type Series, type Span } from './types';
 
@@ -17,9 +17,10 @@ import { LearningError, type Detection, type Labels, type Model, type Series, ty
  * of the mean level after and before it, in units of local noise (mean absolute difference of
  * neighbours inside the two windows, so the step itself does not count as noise). The windows skip
  * `halfGap` points on each side of c, the transition a person labels. Side windows are long compared
- * with the labeled transition, so a short spike moves the means little and does not look like a step;
- * a candidate must also persist one window further on (see `persists`), which rejects bumps up to
- * about twice the window wide.
+ * with the labeled transition (shorter only when the labels sit that close to other changes of level),
+ * so a short spike moves the means little and does not look like a step; a candidate must also pass
+ * on medians and persist half a window further on (see `LevelCheck`), which rejects bumps up to about
+ * twice the window wide.
  * A shift is judged on two ratios, both like the labeled ones: its size in value units (so a sibling in
  * a noisier hour is still found, and a noise-free series does not make every wiggle score high) and its
  * size over local noise (so noise alone does not pass). The score is the smaller ratio; 1 passes.
@@ -60,7 +61,8 @@ const THRESHOLD_SHARE = 0.3;
  * unless the weakest labeled shift is closer to noise (then 90% of it).
  */
 const NOISE_SCORE = 3;
-
+/** Share of a label's largest measured shift that its side windows must keep (see `chooseSideWindow`). */
+const CLEAN_SHARE = 0.6;
 
 /** Each window must hold at least this many values for a boundary to be scored. */
 function minWindowCount(B: number): number {
@@ -103,6 +105,8 @@ function scoreFromWindows(
 class LevelShiftEchoScorer implements EchoScorer {
   private readonly left: SlidingWindowStats;
   private readonly right: SlidingWindowStats;
+  /** Scores around an echo, to locate its step. */
+  private readonly around: Float64Array;
 
   constructor(
     private readonly x: Float64Array,
@@ -114,11 +118,56 @@ class LevelShiftEchoScorer implements EchoScorer {
   ) {
     this.left = new SlidingWindowStats(x);
     this.right = new SlidingWindowStats(x);
+    this.around = new Float64Array(2 * (g + (B >> 1)) + 1);
   }
 
-  scoreAt(j: number): number {
-    const x = this.x;
+  /** Series index of the candidate being checked: its own step is not its echo. */
+  candidate = -1;
+
+  /**
+   * The score at j, or -Infinity when the step that j sees lies elsewhere: with windows this long a
+   * step up to a window away (the previous sibling, or on hourly data the candidate itself a day
+   * earlier) still scores over half, which is no echo. The step is located as candidates are (the
+   * middle of the plateau of near-best scores around the best boundary within half a window), and must
+   * lie within `halfGap` of j and beyond the candidate's own windows.
+   */
+  scoreAt(j: number, need: number): number {
+    const { g, B } = this;
+    if (this.candidate >= 0 && Math.abs(j - this.candidate) <= g + B) return -Infinity;
     const c = j - this.base;
+    const s = this.scoreOf(c);
+    if (!(s >= need)) return s;
+    // One forward sweep over the neighbourhood (the windows only move forward).
+    const { left, right, x, around } = this;
+    const minCount = minWindowCount(B);
+    const R = (around.length - 1) >> 1;
+    left.reset(x);
+    right.reset(x);
+    let best = c;
+    let bestScore = s;
+    for (let p = c - R; p <= c + R; p++) {
+      let sp = -Infinity;
+      if (p >= 1 && p < x.length) {
+        left.moveTo(p - g - B, p - g);
+        right.moveTo(p + g, p + g + B);
+        sp = scoreFromWindows(left, right, minCount, this.invShift, this.invSnr);
+      }
+      around[p - c + R] = sp;
+      if (sp > bestScore) {
+        bestScore = sp;
+        best = p;
+      }
+    }
+    const floor = bestScore - 0.1 * Math.abs(bestScore);
+    let l = best;
+    while (l > c - R && around[l - 1 - c + R] >= floor) l--;
+    let r = best;
+    while (r < c + R && around[r + 1 - c + R] >= floor) r++;
+    return Math.abs((l + r) / 2 - c) <= g ? s : -Infinity;
+  }
+
+  private scoreOf(c: number): number {
+    const x = this.x;
     if (c < 1 || c >= x.length) return -Infinity;
     const { left, right, g, B } = this;
     // Reset windows recompute from scratch on their next move, exactly as new ones would.
@@ -142,39 +191,57 @@ function shiftAt(x: Float64Array, c: number, g: number, B: number): { shift: num
   return { shift, snr: shift / noiseOf(left, right) };
 }
 
-/** Mean of the finite values in [from, to), or NaN when fewer than `minCount` are finite. */
-function meanOf(x: Float64Array, from: number, to: number, minCount: number): number {
-  let sum = 0;
-  let count = 0;
-  for (let i = Math.max(0, from); i < to && i < x.length; i++) {
-    if (x[i] === x[i]) {
-      sum += x[i];
-      count++;
-    }
-  }
-  return count >= minCount ? sum / count : NaN;
-}
-
 /**
- * Whether the shift at `c` is a lasting change of level rather than an edge of a bump a little wider
- * than the windows: the level over half a window further after must keep at least half the shift, and
- * the level half a window further before must not already be where the series goes (a drop back).
- * Half a window (not a whole one) so a shift that lasts twice its windows counts. Checks with too
- * little data (the ends of the series) pass.
+ * Robust checks of a candidate shift, with medians rather than means: a peak, trough or spike inside a
+ * window (shapes a person does not take for a change of level) barely moves a median, while it can pull
+ * a mean over the threshold or hide a real shift. Per candidate, not per point: one scratch buffer per
+ * scan.
  */
-function persists(x: Float64Array, c: number, g: number, B: number): boolean {
-  const minCount = minWindowCount(B);
-  const before = meanOf(x, c - g - B, c - g, minCount);
-  const after = meanOf(x, c + g, c + g + B, minCount);
-  if (before !== before || after !== after) return true;
-  const shift = after - before;
-  const H = B >> 1;
-  const far = Math.max(1, Math.ceil(minCount / 2));
-  const farAfter = meanOf(x, c + g + B, c + g + B + H, far);
-  if (farAfter === farAfter && farAfter - before < shift / 2) return false;
-  const farBefore = meanOf(x, c - g - B - H, c - g - B, far);
-  if (farBefore === farBefore && after - farBefore < shift / 2) return false;
-  return true;
+class LevelCheck {
+  private readonly scratch: Float64Array;
+
+  constructor(
+    private readonly x: Float64Array,
+    private readonly g: number,
+    private readonly B: number,
+  ) {
+    this.scratch = new Float64Array(B);
+  }
+
+  /** Median of the finite values in [from, to) (at most B of them), or NaN when fewer than `minCount`. */
+  private median(from: number, to: number, minCount: number): number {
+    const x = this.x;
+    const buf = this.scratch;
+    let k = 0;
+    for (let i = Math.max(0, from); i < to && i < x.length && k < buf.length; i++) if (x[i] === x[i]) buf[k++] = x[i];
+    if (k < minCount || k === 0) return NaN;
+    const sorted = buf.subarray(0, k).sort();
+    return k & 1 ? sorted[k >> 1] : (sorted[(k >> 1) - 1] + sorted[k >> 1]) / 2;
+  }
+
+  /**
+   * Whether the boundary at `c` is a lasting change of level that still passes `threshold` when its
+   * size is measured robustly: the median after minus the median before, scored like the scan does
+   * (size ratio and size over the windows' noise). The level half a window beyond the after window
+   * must keep at least half that shift, so the edge of a bump a little wider than the windows is not
+   * a shift. The level before is only required to hold over the before window: a shift up out of a
+   * low stretch at least half a window long is a jump (the median sees the low level), however the
+   * series got there. Checks with too little data (the ends of the series) pass.
+   */
+  holds(c: number, threshold: number, invShift: number, invSnr: number, noise: number): boolean {
+    const { g, B } = this;
+    const minCount = minWindowCount(B);
+    const before = this.median(c - g - B, c - g, minCount);
+    const after = this.median(c + g, c + g + B, minCount);
+    if (before !== before || after !== after) return true;
+    const shift = after - before;
+    const a = shift * invShift;
+    const b = (shift / noise) * invSnr;
+    if ((a < b ? a : b) < threshold) return false;
+    const H = B >> 1;
+    const farAfter = this.median(c + g + B, c + g + B + H, Math.max(1, Math.ceil(minCount / 2)));
+    return !(farAfter === farAfter && farAfter - before < shift / 2);
+  }
 }
 
 /**
@@ -232,21 +299,24 @@ function scanLevelShifts(
   // A run of scores over the threshold ends after this many points below it (noise dips on the plateau).
   const patience = g;
   const echo = new LevelShiftEchoScorer(x, base, g, B, invShift, invSnr);
+  const check = new LevelCheck(x, g, B);
   // Run state lives in locals and a finished run goes to `emitLevelShift`, a module function: a closure made
   // per scan was a new call target on every detect, so the optimized loop deoptimized each time.
   let inRun = false;
   let lastAbove = 0;
   let bestS = 0;
   let bestC = 0;
+  let bestNoise = 0;
   for (let c = start < 1 ? 1 : start; c < n; c++) {
     left.moveTo(c - g - B, c - g);
     right.moveTo(c + g, c + g + B);
     // scoreFromWindows, inlined so no double crosses a call boundary in the hot loop.
     let s = -Infinity;
+    let noise = 0;
     if (left.count >= minCount && right.count >= minCount) {
       const shift = right.sum / right.count - left.sum / left.count;
       const dc = left.diffCount + right.diffCount;
-      let noise = dc > 0 ? (left.absDiffSum + right.absDiffSum) / dc : 0;
+      noise = dc > 0 ? (left.absDiffSum + right.absDiffSum) / dc : 0;
       if (!(noise >= NOISE_FLOOR)) noise = NOISE_FLOOR;
       const a = shift * invShift;
       const b = (shift / noise) * invSnr;
@@ -256,15 +326,16 @@ function scanLevelShifts(
       if (!inRun || s > bestS) {
         bestS = s;
         bestC = c;
+        bestNoise = noise;
       }
       inRun = true;
       lastAbove = c;
     } else if (inRun && c - lastAbove > patience) {
       inRun = false;
-      emitLevelShift(x, t, base, m, echo, bestS, bestC, invShift, invSnr, out);
+      emitLevelShift(x, t, base, m, echo, check, threshold, bestS, bestC, bestNoise, invShift, invSnr, out);
     }
   }
-  if (inRun) emitLevelShift(x, t, base, m, echo, bestS, bestC, invShift, invSnr, out);
+  if (inRun) emitLevelShift(x, t, base, m, echo, check, threshold, bestS, bestC, bestNoise, invShift, invSnr, out);
 }
 
 /**
@@ -277,8 +348,11 @@ function emitLevelShift(
   base: number,
   m: LevelShiftModel,
   echo: LevelShiftEchoScorer,
+  check: LevelCheck,
+  threshold: number,
   bestS: number,
   bestC: number,
+  bestNoise: number,
   invShift: number,
   invSnr: number,
   out: Candidates,
@@ -286,10 +360,50 @@ function emitLevelShift(
   const g = m.halfGap;
   const B = m.sideWindow;
   if (m.maxScore !== null && bestS > m.maxScore) return;
-  if (!persists(x, bestC, g, B)) return;
+  if (!check.holds(bestC, threshold, invShift, invSnr, bestNoise)) return;
   const centre = plateauCentre(x, bestC, bestS, g, B, invShift, invSnr);
+  echo.candidate = base + centre;
   if (echoesSeasonally(t, base + centre, bestS, m.seasonsMs, g + 1, base, echo)) return;
   out.add(centre - g, centre + g, bestS);
+}
+
+/** Side windows tried while learning, longest first: 8, 4 and 2 half-transitions (at least 20, 10, 5 points). */
+function sideWindowChoices(g: number): number[] {
+  return [Math.max(8 * g, 20), Math.max(4 * g, 10), Math.max(2 * g, 5)];
+}
+
+interface LabeledShift {
+  shift: number;
+  snr: number;
+  at: number;
+}
+
+/** The labeled shift: the boundary inside the label with the largest change of level. */
+function labeledShift(x: Float64Array, r: { from: number; to: number }, g: number, B: number): LabeledShift {
+  let best: LabeledShift = { shift: -Infinity, snr: -Infinity, at: -1 };
+  for (let c = Math.max(1, r.from); c <= r.to + 1 && c < x.length; c++) {
+    const s = shiftAt(x, c, g, B);
+    if (s.shift > best.shift) best = { ...s, at: c };
+  }
+  return best;
+}
+
+/**
+ * Index of the longest side window under which every label keeps at least `CLEAN_SHARE` of the largest
+ * shift any window measures for it: a shorter window only when a longer one mixes another level in.
+ */
+function chooseSideWindow(measured: LabeledShift[][]): number {
+  const k = measured[0].length;
+  for (let w = 0; w < measured.length; w++) {
+    let clean = true;
+    for (let j = 0; j < k && clean; j++) {
+      let most = -Infinity;
+      for (const m of measured) if (m[j].shift > most) most = m[j].shift;
+      if (most > 0 && !(measured[w][j].shift >= CLEAN_SHARE * most)) clean = false;
+    }
+    if (clean) return w;
+  }
+  return measured.length - 1;
 }
 
 /** Learns a jump (or, mirrored, drop) model; throws `LearningError` without usable positives. */
@@ -300,26 +414,21 @@ export function learnLevelShift(type: 'jump' | 'drop', series: Series, labels: L
   const x = signedNormalizedValues(series.v, type === 'jump' ? 1 : -1, 0);
   const widths = pos.map((r) => r.to - r.from + 1);
   const g = Math.min(5000, Math.max(1, Math.ceil(Math.max(...widths) / 2)));
-  const B = Math.max(8 * g, 20);
   const half = normalizationHalfRange(series.v);
+  // Side windows as long as the labeled levels hold: 8 half-transitions, or shorter when another change
+  // of level sits that close to a label (the windows would average it into the labeled shift).
+  const windows = sideWindowChoices(g);
+  const measured = windows.map((B) => pos.map((r) => labeledShift(x, r, g, B)));
+  const w = chooseSideWindow(measured);
+  const B = windows[w];
   const shifts: number[] = [];
   const snrs: number[] = [];
   const bounds: number[] = [];
-  for (const r of pos) {
-    // The labeled shift: the boundary inside the label with the largest change of level.
-    let best = { shift: -Infinity, snr: -Infinity };
-    let at = -1;
-    for (let c = Math.max(1, r.from); c <= r.to + 1 && c < x.length; c++) {
-      const s = shiftAt(x, c, g, B);
-      if (s.shift > best.shift) {
-        best = s;
-        at = c;
-      }
-    }
-    if (best.shift > 0 && best.snr > 0) {
-      bounds.push(at);
-      shifts.push(best.shift);
-      snrs.push(best.snr);
+  for (const s of measured[w]) {
+    if (s.shift > 0 && s.snr > 0) {
+      bounds.push(s.at);
+      shifts.push(s.shift);
+      snrs.push(s.snr);
     }
   }
   if (shifts.length === 0 || !(half > 0)) {
@@ -342,14 +451,16 @@ export function learnLevelShift(type: 'jump' | 'drop', series: Series, labels: L
     seasonPoints: 0,
     excluded: mergedSpans([...labels.positive, ...labels.negative]),
   };
-  // Filter the seasons that the labeled shifts do not recur in themselves.
+  // Filter the seasons that the labeled shifts do not recur in themselves: a shift this model would
+  // report (of any of the siblings' sizes, not only as large as the label) a season from a label.
   const invShift = 1 / unitShiftN;
   const invSnr = 1 / model.unitSnr;
   const echo = new LevelShiftEchoScorer(x, 0, g, B, invShift, invSnr);
   model.seasonsMs = seasonsToFilter(series.t, (P) =>
-    bounds.some((c, j) =>
-      echoesSeasonally(series.t, c, Math.min(shifts[j] * invShift, snrs[j] * invSnr), [P], g + 1, 0, echo),
-    ),
+    bounds.some((c) => {
+      echo.candidate = c;
+      return recursSeasonally(series.t, c, model.threshold, [P], g + 1, 0, echo);
+    }),
   );
   model.seasonPoints = model.seasonsMs.length > 0 ? pointsIn(series.t, Math.max(...model.seasonsMs)) : 0;
   if (neg.length > 0) {

@@ -63,7 +63,26 @@ export function echoesSeasonally(
   lowest: number,
   scorer: EchoScorer,
 ): boolean {
-  if (seasonsMs.length === 0 || !(score > 0)) return false;
+  if (!(score > 0)) return false;
+  return recursSeasonally(t, i, ECHO_SHARE * score, seasonsMs, tolerance, lowest, scorer);
+}
+
+/**
+ * Whether something scoring at least `need` lies one of `seasonsMs` before or after series index `i`
+ * (within `tolerance` points of that time, and not within `tolerance` points of `i` itself): the echo
+ * check of `echoesSeasonally` with the bar given outright, e.g. the detector's own threshold when
+ * asking whether a labeled shape recurs daily as something the detector would report.
+ */
+export function recursSeasonally(
+  t: Float64Array,
+  i: number,
+  need: number,
+  seasonsMs: readonly number[],
+  tolerance: number,
+  lowest: number,
+  scorer: EchoScorer,
+): boolean {
+  if (seasonsMs.length === 0 || !(need > 0)) return false;
   const step = i > 0 ? t[i] - t[i - 1] : i + 1 < t.length ? t[i + 1] - t[i] : 0;
   for (let k = 0; k < seasonsMs.length; k++) {
     const P = seasonsMs[k];
@@ -72,7 +91,7 @@ export function echoesSeasonally(
       if (j < 0) continue;
       for (let q = Math.max(lowest, j - tolerance); q <= j + tolerance && q < t.length; q++) {
         if (Math.abs(q - i) <= tolerance) continue;
-        if (scorer.scoreAt(q, ECHO_SHARE * score) >= ECHO_SHARE * score) return true;
+        if (scorer.scoreAt(q, need) >= need) return true;
       }
     }
   }
@@ -100,4 +119,43 @@ export function pointsIn(t: Float64Array, ms: number): number {
   steps.sort();
   const median = steps[k >> 1];
   return median > 0 ? Math.ceil(ms / median) : 0;
+}
+
+/**
+ * Like `echoesSeasonally`, but the candidate must echo on every side of a season that has data: the
+ * normal pattern recurs the day before and the day after, while a lone shape one season away is
+ * a coincidence (another event, or a sibling of the labeled one). A side with no data at
+ * `t[i] ± season` (or before `lowest`) does not count against it.
+ */
+export function echoesSeasonallyOnBothSides(
+  t: Float64Array,
+  i: number,
+  score: number,
+  seasonsMs: readonly number[],
+  tolerance: number,
+  lowest: number,
+  scorer: EchoScorer,
+): boolean {
+  if (seasonsMs.length === 0 || !(score > 0)) return false;
+  const step = i > 0 ? t[i] - t[i - 1] : i + 1 < t.length ? t[i + 1] - t[i] : 0;
+  for (let k = 0; k < seasonsMs.length; k++) {
+    const P = seasonsMs[k];
+    let sides = 0;
+    let echoes = 0;
+    for (let dir = -1; dir <= 1; dir += 2) {
+      const j = nearestIndex(t, t[i] + dir * P, Math.max(step, 1) * (tolerance + 1));
+      if (j < 0 || j + tolerance < lowest) continue;
+      sides++;
+      for (let q = Math.max(lowest, j - tolerance); q <= j + tolerance && q < t.length; q++) {
+        if (Math.abs(q - i) <= tolerance) continue;
+        if (scorer.scoreAt(q, ECHO_SHARE * score) >= ECHO_SHARE * score) {
+          echoes++;
+          break;
+        }
+      }
+      if (echoes < sides) break;
+    }
+    if (sides > 0 && echoes === sides) return true;
+  }
+  return false;
 }

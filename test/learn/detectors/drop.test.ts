@@ -48,4 +48,38 @@ describe('drop detector', () => {
     });
     expect(decoysAfter).toBeLessThanOrEqual(decoysBefore / 2);
   });
+
+  it('finds drops out of a stretch shorter than its windows, with a peak and a trough on the new level', () => {
+    // Every 150 points: a drop of ±30% height, a peak and a trough on the new level, and a step back
+    // after 112 points, so the level before each drop held only 38 points (the median still sees it).
+    const s = background({ n: 3000, seed: 5 });
+    const centres: number[] = [];
+    for (let c = 300; c + 150 < 3000; c += 150) {
+      const h = 10 * (1 + 0.3 * Math.sin(c));
+      addStep(s, c, -h, 1 + (c % 3));
+      addSpike(s, c + 50, 10, 12);
+      addSpike(s, c + 75, -10, 12);
+      addStep(s, c + 112, h, 2);
+      centres.push(c);
+    }
+    const model = dropDetector.learn(s, { positive: [spanOf(s, centres[0] - 4, centres[0] + 4)], negative: [] });
+    const found = dropDetector.detect(model, s).map((d) => (indexOf(d.start) + indexOf(d.finish)) / 2);
+    expect(found).toHaveLength(centres.length - 1);
+    found.forEach((c, i) => expect(Math.abs(c - centres[i + 1])).toBeLessThanOrEqual(12));
+  });
+
+  it('learns from a label close to a larger change the other way (shorter side windows)', () => {
+    const s = background({ n: 4000, seed: 6 });
+    addStep(s, 480, 30);
+    addStep(s, 500, -10);
+    for (const c of [1500, 2500]) {
+      addStep(s, c, -10);
+      addStep(s, c + 300, 10);
+    }
+    const model = dropDetector.learn(s, { positive: [spanOf(s, 496, 504)], negative: [] });
+    expect(model.sideWindow).toBeLessThan(40);
+    const found = dropDetector.detect(model, s).map((d) => (indexOf(d.start) + indexOf(d.finish)) / 2);
+    expect(found).toHaveLength(2);
+    found.forEach((c, i) => expect(Math.abs(c - [1500, 2500][i])).toBeLessThanOrEqual(6));
+  });
 });
