@@ -8,7 +8,7 @@ import {
 } from './candidates';
 import { labelIndexRanges, mergedSpans, requirePositiveLabels } from './label-ranges';
 import { heightInNormalizedUnits, NOISE_FLOOR, normalizationHalfRange, signedNormalizedValues } from './normalize';
-import { echoesSeasonally, pointsIn, recursSeasonally, seasonsToFilter, type EchoScorer } from './seasonal';
+import { echoesRecurringly, pointsIn, recursSeasonally, seasonsToFilter, type EchoScorer } from './seasonal';
 import { SlidingWindowStats } from './sliding-window-stats';
 import { LearningError, type Detection, type Labels, type Model, type Series, type Span } from './types';
 
@@ -363,7 +363,7 @@ function emitLevelShift(
   if (!check.holds(bestC, threshold, invShift, invSnr, bestNoise)) return;
   const centre = plateauCentre(x, bestC, bestS, g, B, invShift, invSnr);
   echo.candidate = base + centre;
-  if (echoesSeasonally(t, base + centre, bestS, m.seasonsMs, g + 1, base, echo)) return;
+  if (echoesRecurringly(t, base + centre, bestS, m.seasonsMs, g + 1, base, echo)) return;
   out.add(centre - g, centre + g, bestS);
 }
 
@@ -486,7 +486,8 @@ function upgradedLevelShiftModel(m: LevelShiftModel): LevelShiftModel {
 /** Points before `fromIndex` that `detectLevelShifts` reads. */
 export function levelShiftContextPoints(stored: LevelShiftModel): number {
   const m = upgradedLevelShiftModel(stored);
-  return m.halfGap + 2 * m.sideWindow + 1 + (m.seasonPoints > 0 ? m.seasonPoints + m.halfGap + 2 : 0);
+  // Two seasons back: a seasonal echo must recur (see `echoesRecurringly`).
+  return m.halfGap + 2 * m.sideWindow + 1 + (m.seasonPoints > 0 ? 2 * m.seasonPoints + m.halfGap + 2 : 0);
 }
 
 /** Finds level shifts like the learned ones that end at or after `fromIndex`. */

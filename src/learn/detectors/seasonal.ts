@@ -99,6 +99,46 @@ export function recursSeasonally(
 }
 
 /**
+ * Whether the candidate at series index `i` with `score` belongs to a seasonal pattern: it echoes (as
+ * in `echoesSeasonally`) at two of the times one and two seasons before and after it, or at the only
+ * such time the data covers. One echo among several times with data is a coincidence (shapes that
+ * recur irregularly now and then land a day apart), not a pattern. Only points at or after `lowest` are
+ * scored, so a causal caller needs two seasons of context. O(seasons * tolerance * cost of scoreAt).
+ */
+export function echoesRecurringly(
+  t: Float64Array,
+  i: number,
+  score: number,
+  seasonsMs: readonly number[],
+  tolerance: number,
+  lowest: number,
+  scorer: EchoScorer,
+): boolean {
+  if (seasonsMs.length === 0 || !(score > 0)) return false;
+  const need = ECHO_SHARE * score;
+  const step = i > 0 ? t[i] - t[i - 1] : i + 1 < t.length ? t[i + 1] - t[i] : 0;
+  for (let k = 0; k < seasonsMs.length; k++) {
+    let covered = 0;
+    let echoes = 0;
+    for (let m = -2; m <= 2; m++) {
+      if (m === 0) continue;
+      const j = nearestIndex(t, t[i] + m * seasonsMs[k], Math.max(step, 1) * (tolerance + 1));
+      if (j < 0 || j - tolerance < lowest) continue;
+      covered++;
+      for (let q = j - tolerance; q <= j + tolerance && q < t.length; q++) {
+        if (Math.abs(q - i) <= tolerance) continue;
+        if (scorer.scoreAt(q, need) >= need) {
+          echoes++;
+          break;
+        }
+      }
+    }
+    if (echoes > 0 && echoes >= Math.min(2, covered)) return true;
+  }
+  return false;
+}
+
+/**
  * The seasons to filter for a model learned from labels at `positiveIndices`: those the labels do not
  * echo themselves (`labelEchoes(index, season)`), and only when the series is longer than the season.
  */
@@ -122,12 +162,12 @@ export function pointsIn(t: Float64Array, ms: number): number {
 }
 
 /**
- * Like `echoesSeasonally`, but the candidate must echo on every side of a season that has data: the
- * normal pattern recurs the day before and the day after, while a lone shape one season away is
- * a coincidence (another event, or a sibling of the labeled one). A side with no data at
- * `t[i] ± season` (or before `lowest`) does not count against it.
+ * Like `echoesSeasonally`, but the candidate must echo at two of the times one and two seasons before
+ * and after it (at the one there is, when only one has data): the normal pattern recurs day after
+ * day, while a single like shape one season away is a coincidence (another event, or a sibling of the
+ * labeled one). Times without data (or before `lowest`) do not count against it.
  */
-export function echoesSeasonallyOnBothSides(
+export function echoesSeasonallyTwice(
   t: Float64Array,
   i: number,
   score: number,
@@ -137,25 +177,27 @@ export function echoesSeasonallyOnBothSides(
   scorer: EchoScorer,
 ): boolean {
   if (seasonsMs.length === 0 || !(score > 0)) return false;
+  const need = ECHO_SHARE * score;
   const step = i > 0 ? t[i] - t[i - 1] : i + 1 < t.length ? t[i + 1] - t[i] : 0;
   for (let k = 0; k < seasonsMs.length; k++) {
     const P = seasonsMs[k];
-    let sides = 0;
+    let places = 0;
     let echoes = 0;
-    for (let dir = -1; dir <= 1; dir += 2) {
-      const j = nearestIndex(t, t[i] + dir * P, Math.max(step, 1) * (tolerance + 1));
+    for (let m = -2; m <= 2; m++) {
+      if (m === 0) continue;
+      const j = nearestIndex(t, t[i] + m * P, Math.max(step, 1) * (tolerance + 1));
       if (j < 0 || j + tolerance < lowest) continue;
-      sides++;
+      places++;
       for (let q = Math.max(lowest, j - tolerance); q <= j + tolerance && q < t.length; q++) {
         if (Math.abs(q - i) <= tolerance) continue;
-        if (scorer.scoreAt(q, ECHO_SHARE * score) >= ECHO_SHARE * score) {
+        if (scorer.scoreAt(q, need) >= need) {
           echoes++;
           break;
         }
       }
-      if (echoes < sides) break;
+      if (echoes >= 2) return true;
     }
-    if (sides > 0 && echoes === sides) return true;
+    if (places === 1 && echoes === 1) return true;
   }
   return false;
 }

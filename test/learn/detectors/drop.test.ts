@@ -82,4 +82,22 @@ describe('drop detector', () => {
     expect(found).toHaveLength(2);
     found.forEach((c, i) => expect(Math.abs(c - [1500, 2500][i])).toBeLessThanOrEqual(6));
   });
+
+  it('skips a daily pattern of drops but not two siblings that happen to fall a day apart', () => {
+    const day = 1440;
+    const s = background({ n: 6 * day, seed: 8 });
+    for (let k = 0; k < 6; k++) {
+      addStep(s, k * day + 540, -10);
+      addStep(s, k * day + 1020, 10);
+    }
+    const siblings = [2 * day + 1200, 3 * day + 1200, 5 * day + 100];
+    for (const c of [200, ...siblings]) {
+      addStep(s, c, -10);
+      addStep(s, c + 150, 10);
+    }
+    const model = dropDetector.learn(s, { positive: [spanOf(s, 196, 204)], negative: [] });
+    const found = dropDetector.detect(model, s).map((d) => (indexOf(d.start) + indexOf(d.finish)) / 2);
+    expect(found).toHaveLength(siblings.length);
+    found.forEach((c, i) => expect(Math.abs(c - siblings[i])).toBeLessThanOrEqual(6));
+  });
 });
