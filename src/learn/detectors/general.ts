@@ -5,9 +5,12 @@ import { LearningError, type Detection, type Detector, type Model, type Series, 
 
 /**
  * Any shape a person marks (a double bump, a sawtooth, ...). The labeled segments are resampled to a
- * common number of points, z-normalised and averaged into a template. Detection slides windows of a
+ * common number of points and z-normalised; labels that look alike are averaged into one template (less
+ * noise than any one label), labels that do not (the same bump on a rising and on a falling part of a
+ * daily cycle, or two kinds of shape) each keep their own, and a window matches the closest template:
+ * averaging unlike labels would give a template like neither of them. Detection slides windows of a
  * few widths around the labeled ones over the series, resamples and z-normalises each window and
- * scores it by its Pearson correlation with the template, so level and amplitude do not matter.
+ * scores it by its best Pearson correlation with the templates, so level and amplitude do not matter.
  * Correlation alone would let pure noise match a short template by chance, so a window must also
  * stand out from its own noise: its standard deviation over the mean absolute difference of
  * neighbouring samples must be at least `minContrast` (learned from the labels). Removed detections
@@ -15,13 +18,18 @@ import { LearningError, type Detection, type Detector, type Model, type Series, 
  */
 export interface GeneralModel extends Model {
   type: 'general';
-  version: 1;
-  /** The z-normalised template (mean 0, mean square 1). */
-  template: number[];
+  version: 2;
+  /** The z-normalised templates (mean 0, mean square 1), all of the same length. */
+  templates: number[][];
   /** Window widths in points scanned at every position. */
   widths: number[];
-  /** Minimum correlation with the template. */
+  /** Minimum correlation with a template (plus that template's offset). */
   threshold: number;
+  /**
+   * Per template, how much more than `threshold` its correlation must reach (>= 0): labels that agree
+   * closely make a stricter template than a single label.
+   */
+  offsets: number[];
   /** Minimum window contrast (std over mean absolute neighbour difference). */
   minContrast: number;
   /** Removed detections, z-normalised like the template: a window closer to one of them is rejected. */
@@ -30,7 +38,25 @@ export interface GeneralModel extends Model {
   excluded: Span[];
 }
 
-const GENERAL_VERSION = 1;
+/** Version 1 stored a single `template`; it is read as `templates: [template]`. */
+export type GeneralModelV1 = Omit<GeneralModel, 'version' | 'templates' | 'offsets'> & {
+  version: 1;
+  template: number[];
+};
+
+const GENERAL_VERSION = 2;
+/** At most this many templates (one per group of alike labels): detection time grows with their number. */
+const MAX_TEMPLATES = 4;
+/** Labels never make siblings expected to correlate better than this: shapes always vary a little. */
+const MAX_EXPECTED_CORRELATION = 0.95;
+/**
+ * Windows are also checked beside their slope when a template's line holds at least `MIN_SLOPE_SHARE`
+ * of its variance (the shape was labeled on a slope, which a plain slope would match) and the rest at
+ * least `MIN_SHAPE_BESIDE_SLOPE` (below it the template is essentially a ramp, and the rest is noise).
+ * Templates with little slope need no check: a slope does not correlate with them.
+ */
+const MIN_SLOPE_SHARE = 0.3;
+const MIN_SHAPE_BESIDE_SLOPE = 0.2;
 /** At most this many samples per window: keeps detection O(n * 32 * widths). */
 const MAX_TEMPLATE_POINTS = 32;
 /** How far below the threshold a coarse score may be and still get its neighbourhood scored. */
@@ -66,9 +92,19 @@ function sampling(width: number, m: number): Sampling {
 
 /**
  * Correlation with `tmpl` and contrast of the window starting at `start`; written into `out`
- * ([correlation, contrast]); correlation is NaN when the window has gaps or is flat.
+ * ([correlation, contrast]); correlation is NaN when the window has gaps or is flat. With `flat` (the
+ * template without its least-squares line, z-normalised) the correlation is the lower of the plain one
+ * and the window's correlation with `flat` once its own line is removed: a match must have the shape
+ * both with its slope and beside it, so a plain slope does not match a shape labeled on a slope.
  */
-function windowScore(x: Float64Array, start: number, s: Sampling, tmpl: Float64Array, out: Float64Array): void {
+function windowScore(
+  x: Float64Array,
+  start: number,
+  s: Sampling,
+  tmpl: Float64Array,
+  flat: Float64Array | null,
+  out: Float64Array,
+): void {
   const m = tmpl.length;
   const off = s.offset;
   const frac = s.frac;
@@ -77,6 +113,8 @@ function windowScore(x: Float64Array, start: number, s: Sampling, tmpl: Float64A
   let s1 = 0;
   let s2 = 0;
   let dot = 0;
+  let sk = 0;
+  let dotFlat = 0;
   let ad = 0;
   let prev = 0;
   for (let k = 0; k < m; k++) {
@@ -87,6 +125,10 @@ function windowScore(x: Float64Array, start: number, s: Sampling, tmpl: Float64A
     s1 += v;
     s2 += v * v;
     dot += v * tmpl[k];
+    if (flat !== null) {
+      sk += k * v;
+      dotFlat += v * flat[k];
+    }
     if (k > 0) ad += Math.abs(v - prev);
     prev = v;
   }
@@ -99,6 +141,13 @@ function windowScore(x: Float64Array, start: number, s: Sampling, tmpl: Float64A
     return;
   }
   out[0] = dot / (m * std);
+  if (flat !== null) {
+    // Residual variance after the window's line: minus cov(v, k)^2 / var(k), sum (k - kbar)^2 = m(m^2-1)/12.
+    const cov = sk - ((m - 1) / 2) * s1;
+    const rv = variance - (cov * cov) / ((m * (m * m - 1)) / 12) / m;
+    const c = rv > 0 ? dotFlat / (m * Math.sqrt(rv)) : 0;
+    if (c < out[0]) out[0] = c;
+  }
   let noise = m > 1 ? ad / (m - 1) : 0;
   if (!(noise >= NOISE_FLOOR)) noise = NOISE_FLOOR;
   out[1] = std / noise;
@@ -112,8 +161,10 @@ function windowScore(x: Float64Array, start: number, s: Sampling, tmpl: Float64A
  */
 function scanShapes(x: Float64Array, m: GeneralModel, start: number, threshold: number, out: Candidates): void {
   const n = x.length;
-  const tmpl = Float64Array.from(m.template);
-  const samplings = m.widths.map((w) => sampling(w, tmpl.length));
+  const tmpls = m.templates.map((t) => Float64Array.from(t));
+  const flats = tmpls.map(flatTemplate);
+  const offsets = Float64Array.from(m.offsets);
+  const samplings = m.widths.map((w) => sampling(w, tmpls[0].length));
   const minWidth = Math.min(...m.widths);
   const stride = Math.max(1, Math.floor(minWidth / 16));
   const negatives = m.negativeTemplates.map((t) => Float64Array.from(t));
@@ -129,7 +180,7 @@ function scanShapes(x: Float64Array, m: GeneralModel, start: number, threshold: 
   const first = start < 0 ? 0 : start;
   let done = first - 1; // last position fed
   for (let i = first; i < n; i += stride) {
-    bestWindowScore(x, i, samplings, tmpl, m.minContrast, score);
+    bestWindowScore(x, i, samplings, tmpls, flats, offsets, m.minContrast, score);
     const si = score[SCORE_BEST];
     // Positions fed for this coarse position: none, i alone, or the neighbourhood of a near miss.
     let from = i;
@@ -147,7 +198,7 @@ function scanShapes(x: Float64Array, m: GeneralModel, start: number, threshold: 
       if (below) s = -Infinity;
       else if (j === i) s = si;
       else {
-        bestWindowScore(x, j, samplings, tmpl, m.minContrast, score);
+        bestWindowScore(x, j, samplings, tmpls, flats, offsets, m.minContrast, score);
         s = score[SCORE_BEST];
       }
       if (s >= threshold) {
@@ -171,7 +222,8 @@ const SCORE_BEST = 2;
 const SCORE_WIDTH = 3;
 
 /**
- * The best correlation at window start `i` over the widths whose window passes the contrast test,
+ * The best correlation at window start `i` over the templates and the widths whose window passes the
+ * contrast test,
  * written to `score[SCORE_BEST]` (-Infinity when none); `score[SCORE_WIDTH]` becomes the width of that
  * window when there is one and is left as it was otherwise.
  */
@@ -179,7 +231,9 @@ function bestWindowScore(
   x: Float64Array,
   i: number,
   samplings: readonly Sampling[],
-  tmpl: Float64Array,
+  tmpls: readonly Float64Array[],
+  flats: readonly (Float64Array | null)[],
+  offsets: Float64Array,
   minContrast: number,
   score: Float64Array,
 ): void {
@@ -188,10 +242,15 @@ function bestWindowScore(
   for (let q = 0; q < samplings.length; q++) {
     const smp = samplings[q];
     if (i + smp.width > n) continue;
-    windowScore(x, i, smp, tmpl, score);
-    if (score[0] > s && score[1] >= minContrast) {
-      s = score[0];
-      score[SCORE_WIDTH] = smp.width;
+    for (let t = 0; t < tmpls.length; t++) {
+      windowScore(x, i, smp, tmpls[t], flats[t], score);
+      // Contrast does not depend on the template: a window failing it fails for all of them.
+      if (!(score[1] >= minContrast)) break;
+      const c = score[0] - offsets[t];
+      if (c > s) {
+        s = c;
+        score[SCORE_WIDTH] = smp.width;
+      }
     }
   }
   score[SCORE_BEST] = s;
@@ -216,10 +275,37 @@ function emitShape(
     }
   }
   for (let k = 0; k < negatives.length; k++) {
-    windowScore(x, bestI, smp, negatives[k], score);
+    windowScore(x, bestI, smp, negatives[k], null, score);
     if (score[0] >= bestS) return;
   }
   out.add(bestI, bestI + bestW - 1, bestS);
+}
+
+/**
+ * `tmpl` without its least-squares line, z-normalised; null when windows need no check beside their
+ * slope (see `MIN_SLOPE_SHARE`).
+ */
+function flatTemplate(tmpl: Float64Array): Float64Array | null {
+  const m = tmpl.length;
+  if (m < 4) return null;
+  let s1 = 0;
+  let sk = 0;
+  for (let k = 0; k < m; k++) {
+    s1 += tmpl[k];
+    sk += (k - (m - 1) / 2) * tmpl[k];
+  }
+  const mean = s1 / m;
+  const slope = sk / ((m * (m * m - 1)) / 12);
+  const rest = new Float64Array(m);
+  let ss = 0;
+  let ssRest = 0;
+  for (let k = 0; k < m; k++) {
+    rest[k] = tmpl[k] - mean - slope * (k - (m - 1) / 2);
+    ss += (tmpl[k] - mean) ** 2;
+    ssRest += rest[k] ** 2;
+  }
+  if (!(ssRest >= MIN_SHAPE_BESIDE_SLOPE * ss) || ssRest > (1 - MIN_SLOPE_SHARE) * ss) return null;
+  return zNormalised(rest);
 }
 
 function zNormalised(values: Float64Array): Float64Array | null {
@@ -234,6 +320,69 @@ function zNormalised(values: Float64Array): Float64Array | null {
   const out = new Float64Array(m);
   for (let k = 0; k < m; k++) out[k] = (values[k] - mean) / std;
   return out;
+}
+
+/** Mean-square-1 correlation of two z-normalised shapes of the same length. */
+function correlation(a: Float64Array, b: Float64Array): number {
+  let dot = 0;
+  for (let k = 0; k < a.length; k++) dot += a[k] * b[k];
+  return dot / a.length;
+}
+
+/**
+ * Templates from z-normalised label shapes, in label order: a shape joins the group whose template it
+ * correlates best with when that reaches the single-label allowance (a sibling would be found by it),
+ * else it starts a group; past `MAX_TEMPLATES` groups it joins the closest. Each template is its group's
+ * z-normalised mean; `members` lists each group's shapes.
+ */
+function groupedTemplates(shapes: readonly Float64Array[]): { templates: Float64Array[]; members: number[][] } {
+  const m = shapes[0].length;
+  const sums: Float64Array[] = [];
+  const templates: Float64Array[] = [];
+  const members: number[][] = [];
+  for (let i = 0; i < shapes.length; i++) {
+    const z = shapes[i];
+    let best = -1;
+    let bestCorr = -Infinity;
+    for (let g = 0; g < templates.length; g++) {
+      const c = correlation(z, templates[g]);
+      if (c > bestCorr) (bestCorr = c), (best = g);
+    }
+    if (best < 0 || (bestCorr < SINGLE_LABEL_CORRELATION && templates.length < MAX_TEMPLATES)) {
+      sums.push(Float64Array.from(z));
+      templates.push(z);
+      members.push([i]);
+      continue;
+    }
+    for (let k = 0; k < m; k++) sums[best][k] += z[k];
+    members[best].push(i);
+    // Shapes anticorrelated with every template can only be forced into a group past MAX_TEMPLATES;
+    // a mean that cancels out keeps the group's previous template.
+    templates[best] = zNormalised(sums[best]) ?? templates[best];
+  }
+  return { templates, members };
+}
+
+/**
+ * The correlation a sibling of a group of label shapes is expected to reach with its template. One label
+ * says nothing about how much the shape varies: the single-label allowance. Labels that agree (each with
+ * the mean of the others, at worst `r`) say siblings agree about as well, but siblings also sit on other
+ * backgrounds: the allowance counts as one label's worth of evidence and each of the g labels as one,
+ * (allowance + g r) / (g + 1).
+ */
+function expectedCorrelation(shapes: readonly Float64Array[], group: readonly number[]): number {
+  const g = group.length;
+  if (g < 2) return SINGLE_LABEL_CORRELATION;
+  const m = shapes[0].length;
+  const rest = new Float64Array(m);
+  let r = Infinity;
+  for (const i of group) {
+    rest.fill(0);
+    for (const j of group) if (j !== i) for (let k = 0; k < m; k++) rest[k] += shapes[j][k];
+    const z = zNormalised(rest);
+    r = Math.min(r, z ? correlation(shapes[i], z) : 0);
+  }
+  return (SINGLE_LABEL_CORRELATION + g * Math.max(r, SINGLE_LABEL_CORRELATION)) / (g + 1);
 }
 
 function learnGeneral(series: Series, labels: { positive: Span[]; negative: Span[] }): GeneralModel {
@@ -260,13 +409,8 @@ function learnGeneral(series: Series, labels: { positive: Span[]; negative: Span
   if (shapes.length === 0) {
     throw new LearningError('The labeled segments are flat or have gaps; label segments that contain the shape.');
   }
-  const mean = new Float64Array(m);
-  for (const z of shapes) for (let k = 0; k < m; k++) mean[k] += z[k] / shapes.length;
-  const template = zNormalised(mean);
-  if (!template) {
-    throw new LearningError('The labeled shapes cancel each other out; label segments that show the same shape.');
-  }
-
+  const { templates, members } = groupedTemplates(shapes);
+  const expected = members.map((g) => Math.min(MAX_EXPECTED_CORRELATION, expectedCorrelation(shapes, g)));
   const wMin = Math.min(...widths);
   const wMax = Math.max(...widths);
   const scanWidths = [Math.round(0.85 * wMin), wMin, wMed, wMax, Math.round(1.2 * wMax)]
@@ -275,39 +419,20 @@ function learnGeneral(series: Series, labels: { positive: Span[]; negative: Span
     .sort((a, b) => a - b);
 
   const score = new Float64Array(2);
-  const corrs: number[] = [];
   const contrasts: number[] = [];
   for (const r of pos) {
-    windowScore(x, r.from, sampling(r.to - r.from + 1, m), template, score);
-    if (score[0] === score[0]) {
-      corrs.push(score[0]);
-      contrasts.push(score[1]);
-    }
+    windowScore(x, r.from, sampling(r.to - r.from + 1, m), templates[0], null, score);
+    if (score[0] === score[0]) contrasts.push(score[1]);
   }
-  // How well an unseen sibling matches: each label against the template of the others. A single label
-  // matches itself perfectly, so it gets a fixed allowance for noise instead.
-  let minPos = corrs.length > 0 ? Math.min(...corrs) : 1;
-  if (shapes.length >= 2) {
-    let loo = Infinity;
-    const rest = new Float64Array(m);
-    for (let i = 0; i < shapes.length; i++) {
-      rest.fill(0);
-      for (let j = 0; j < shapes.length; j++) if (j !== i) for (let k = 0; k < m; k++) rest[k] += shapes[j][k];
-      const zRest = zNormalised(rest);
-      let corr = 0;
-      if (zRest) for (let k = 0; k < m; k++) corr += (shapes[i][k] * zRest[k]) / m;
-      loo = Math.min(loo, corr);
-    }
-    // A sibling is matched against the template of all labels, which is steadier than the others'
-    // template each label is checked against here: never below the single-label allowance.
-    minPos = Math.min(minPos, Math.max(loo, SINGLE_LABEL_CORRELATION));
-  } else minPos = Math.min(minPos, SINGLE_LABEL_CORRELATION);
+  // The loosest template sets the threshold; the others keep their stricter expectation as an offset.
+  const minPos = Math.min(...expected);
   const model: GeneralModel = {
     type: 'general',
     version: GENERAL_VERSION,
-    template: Array.from(template),
+    templates: templates.map((t) => Array.from(t)),
     widths: scanWidths,
-    threshold: Math.min(0.95, Math.max(0.5, minPos - THRESHOLD_MARGIN)),
+    threshold: minPos - THRESHOLD_MARGIN,
+    offsets: expected.map((e) => e - minPos),
     minContrast: contrasts.length > 0 ? 0.5 * Math.min(...contrasts) : 0,
     negativeTemplates: [],
     excluded: mergedSpans([...labels.positive, ...labels.negative]),
@@ -346,7 +471,15 @@ function generalContextPoints(m: GeneralModel): number {
   return Math.max(...m.widths) + 1;
 }
 
-function detectGeneral(m: GeneralModel, series: Series, fromIndex = 0): Detection[] {
+/** A stored model in the current shape (version 1 had one `template`). */
+function currentModel(m: GeneralModel | GeneralModelV1): GeneralModel {
+  if (m.version !== 1) return m;
+  const { template, ...rest } = m;
+  return { ...rest, version: GENERAL_VERSION, templates: [template], offsets: [0] };
+}
+
+function detectGeneral(stored: GeneralModel, series: Series, fromIndex = 0): Detection[] {
+  const m = currentModel(stored as GeneralModel | GeneralModelV1);
   const n = series.t.length;
   if (n === 0) return [];
   const from = clampFromIndex(fromIndex, n);
