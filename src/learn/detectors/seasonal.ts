@@ -201,3 +201,44 @@ export function echoesSeasonallyTwice(
   }
   return false;
 }
+
+/**
+ * Like `echoesSeasonally`, but the candidate must echo at two of the times one and two seasons before
+ * and after it (at the one there is, when only one has data): the normal pattern recurs day after
+ * day, while a single like shape one season away is a coincidence (another event, or a sibling of the
+ * labeled one). Times without data (or before `lowest`) do not count against it.
+ */
+export function echoesSeasonallyTwice(
+  t: Float64Array,
+  i: number,
+  score: number,
+  seasonsMs: readonly number[],
+  tolerance: number,
+  lowest: number,
+  scorer: EchoScorer,
+): boolean {
+  if (seasonsMs.length === 0 || !(score > 0)) return false;
+  const need = ECHO_SHARE * score;
+  const step = i > 0 ? t[i] - t[i - 1] : i + 1 < t.length ? t[i + 1] - t[i] : 0;
+  for (let k = 0; k < seasonsMs.length; k++) {
+    const P = seasonsMs[k];
+    let places = 0;
+    let echoes = 0;
+    for (let m = -2; m <= 2; m++) {
+      if (m === 0) continue;
+      const j = nearestIndex(t, t[i] + m * P, Math.max(step, 1) * (tolerance + 1));
+      if (j < 0 || j + tolerance < lowest) continue;
+      places++;
+      for (let q = Math.max(lowest, j - tolerance); q <= j + tolerance && q < t.length; q++) {
+        if (Math.abs(q - i) <= tolerance) continue;
+        if (scorer.scoreAt(q, need) >= need) {
+          echoes++;
+          break;
+        }
+      }
+      if (echoes >= 2) return true;
+    }
+    if (places === 1 && echoes === 1) return true;
+  }
+  return false;
+}

@@ -8,17 +8,18 @@ import {
 } from './candidates';
 import { labelIndexRanges, median, mergedSpans, requirePositiveLabels } from './label-ranges';
 import { heightInNormalizedUnits, NOISE_FLOOR, normalizationHalfRange, signedNormalizedValues } from './normalize';
-import { echoesSeasonally, pointsIn, seasonsToFilter, type EchoScorer } from './seasonal';
+import { echoesSeasonallyTwice as echoesSeasonally, pointsIn, seasonsToFilter, type EchoScorer } from './seasonal';
 import { SlidingWindowStats } from './sliding-window-stats';
 import { LearningError, type Detection, type Labels, type Model, type Series, type Span } from './types';
 
 /**
  * Shared maths of the peak and trough detectors. At point i, `core` is the mean of the 2 * coreRadius + 1
- * points around it (a matched filter for the spike's top) and `level` the mean of two side windows that
- * skip `halfExclusion` points on each side (so the spike does not raise its own baseline). Because the
- * side windows are symmetric, their mean is the linear interpolation of the baseline at i: a spike on a
- * trend or a seasonal slope keeps its height. A step is told apart by its sides: the spike must also
- * rise by `STEP_SHARE` of its height over the higher side, and a step's edge rises over it by about nothing.
+ * points around it (a matched filter for the spike's top; the smoothed series). The spike's `base` is
+ * the higher of its two feet: the lowest smoothed value within `baseReach` points on each side. So the
+ * height is how far the top stands over the side it falls back least to (its prominence): a spike on
+ * the edge of a step or next to one keeps its own height (side means would mix in the other level), a
+ * step's edge falls back to about itself on its high side, so it has no height, and on a slope the
+ * height only loses the slope over the spike's half width.
  *
  * A spike is judged on two ratios, both like the labeled ones: its height in value units (so a sibling
  * in a noisier hour of the day is still found, and on a noise-free series the score does not explode)
@@ -30,11 +31,13 @@ import { LearningError, type Detection, type Labels, type Model, type Series, ty
  */
 export interface SpikeModel extends Model {
   type: 'peak' | 'trough';
-  version: 2;
-  /** Points skipped on each side of the scored point before the side windows start. */
+  version: 3;
+  /** Points skipped on each side of the scored point before the noise windows start. */
   halfExclusion: number;
-  /** Length in points of each side window. */
+  /** Noise windows are `NOISE_SPAN` times this long on each side. */
   sideWindow: number;
+  /** Points searched on each side of the top for the spike's foot. */
+  baseReach: number;
   /** Radius of the spike's core, averaged before scoring (2r + 1 points). */
   coreRadius: number;
   /** Height (value units) that scores 1 on the height ratio. */
@@ -58,7 +61,7 @@ export interface SpikeModel extends Model {
   excluded: Span[];
 }
 
-const SPIKE_VERSION = 2;
+const SPIKE_VERSION = 3;
 /**
  * Share of the lowest labeled spike's height a detection must reach: siblings vary by about ±30%, so
  * the lowest sibling can be 0.7 / 1.3 = 0.54 of the lowest label; 0.4 leaves room for noise on top.
@@ -72,11 +75,18 @@ const NOISE_SPAN = 4;
  */
 const NOISE_SCORE = 5.5;
 /**
- * A spike must rise over the higher of its two sides by this share of the unit height, and of the
- * noise ratio's unit in noise units. A step's edge rises over its higher side by about nothing (noise);
- * a spike on a seasonal slope or on the edge of a daily step still clears it by most of its own height.
+ * How far the feet are searched, in labeled half widths: siblings up to 1.3 / 0.7 times as wide as
+ * the label still have their foot in reach, and a broad hill under the spike stays out of it.
  */
-const STEP_SHARE = 0.5;
+const BASE_REACH = 2;
+/**
+ * Past its feet a spike stays below this share of its height, up to `GUARD_SLACK` of the points
+ * (noise); the level between two spikes the other way is back at its full height there.
+ */
+const GUARD_SHARE = 0.75;
+/** Least height over local noise of a labeled spike (mean absolute differences of neighbours). */
+const MIN_LABEL_SNR = 2;
+const GUARD_SLACK = 0.25;
 
 /** Mean of the finite values in [i - r, i + r] (NaN when none): the spike's smoothed core. */
 function coreMeanAt(x: Float64Array, i: number, r: number): number {
@@ -96,65 +106,86 @@ function coreMeanAt(x: Float64Array, i: number, r: number): number {
  * allocation per measured point.
  */
 class SpikeProbe {
-  /** Height over the interpolated baseline (-Infinity when not a spike or a side is too empty). */
+  /** Height over the base (-Infinity when a side lacks data). */
   height = NaN;
   /** `height` over local noise. */
   snr = NaN;
-  /** The interpolated baseline; NaN when a side is too empty. */
+  /** The base: the higher foot; NaN when a side lacks data. */
   level = NaN;
-  private readonly left: SlidingWindowStats;
-  private readonly right: SlidingWindowStats;
   private readonly noiseLeft: SlidingWindowStats;
   private readonly noiseRight: SlidingWindowStats;
 
   constructor(private readonly x: Float64Array) {
-    this.left = new SlidingWindowStats(x);
-    this.right = new SlidingWindowStats(x);
     this.noiseLeft = new SlidingWindowStats(x);
     this.noiseRight = new SlidingWindowStats(x);
   }
 
-  /** Height over the interpolated baseline, that height over noise, and the baseline at `i` (O(sideWindow)). */
-  measure(i: number, m: SpikeModel): void {
+  /**
+   * Height over the base, that height over noise, and the base at `i` (O(baseReach + sideWindow));
+   * the noise windows are skipped (snr -Infinity) when the height is under `minHeight`.
+   */
+  measure(i: number, m: SpikeModel, minHeight = -Infinity): void {
     const x = this.x;
+    const n = x.length;
     const h = m.halfExclusion;
     const B = m.sideWindow;
-    const { left, right, noiseLeft, noiseRight } = this;
+    const W = m.baseReach;
+    const r = m.coreRadius;
+    this.height = -Infinity;
+    this.snr = -Infinity;
+    this.level = NaN;
+    const core = coreMeanAt(x, i, r);
+    if (!judgeable(i, n, h, minSideCount(B)) || x[i] !== x[i] || core !== core) return;
+    // The walks of `scanSpikes`, each side up to the first point over the top (ties end the left walk
+    // only), with the core mean slid along rather than recomputed at every point.
+    let footL = core;
+    let sum = 0;
+    let cnt = 0;
+    for (let q = Math.max(0, i - r); q <= i + r && q < n; q++) if (x[q] === x[q]) (sum += x[q]), cnt++;
+    const sumI = sum;
+    const cntI = cnt;
+    for (let j = i - 1; j >= i - W && j >= 0; j--) {
+      let q = j - r; // enters the core of j
+      if (q >= 0 && x[q] === x[q]) (sum += x[q]), cnt++;
+      q = j + r + 1; // leaves it
+      if (q < n && x[q] === x[q]) (sum -= x[q]), cnt--;
+      if (cnt === 0) continue;
+      const c = sum / cnt;
+      if (c >= core) break;
+      if (c < footL) footL = c;
+    }
+    if (!(core - footL > minHeight)) return;
+    let footR = core;
+    sum = sumI;
+    cnt = cntI;
+    for (let j = i + 1; j <= i + W && j < n; j++) {
+      let q = j + r; // enters the core of j
+      if (q < n && x[q] === x[q]) (sum += x[q]), cnt++;
+      q = j - r - 1; // leaves it
+      if (q >= 0 && x[q] === x[q]) (sum -= x[q]), cnt--;
+      if (cnt === 0) continue;
+      const c = sum / cnt;
+      if (c > core) break;
+      if (c < footR) footR = c;
+    }
+    const level = footL > footR ? footL : footR;
+    const height = core - level;
+    this.height = height;
+    this.level = level;
+    if (!(height >= minHeight)) return;
+    const { noiseLeft, noiseRight } = this;
     // Reset windows recompute from scratch on their next move, exactly as new ones would.
-    left.reset(x);
-    right.reset(x);
     noiseLeft.reset(x);
     noiseRight.reset(x);
-    left.moveTo(i - h - B, i - h);
-    right.moveTo(i + h + 1, i + h + 1 + B);
     noiseLeft.moveTo(i - h - NOISE_SPAN * B, i - h);
     noiseRight.moveTo(i + h + 1, i + h + 1 + NOISE_SPAN * B);
-    const minCount = minSideCount(B);
-    const core = coreMeanAt(x, i, m.coreRadius);
-    if (left.count < minCount || right.count < minCount || core !== core) {
-      this.height = -Infinity;
-      this.snr = -Infinity;
-      this.level = NaN;
-      return;
-    }
-    const l = left.sum / left.count;
-    const r = right.sum / right.count;
-    const level = (l + r) / 2;
-    const noise = sideNoise(noiseLeft, noiseRight);
-    const high = core - (l > r ? l : r);
-    // While learning, the unit height is not known yet: a labeled spike must rise over its higher side
-    // by STEP_SHARE of its height over the baseline.
-    const height = high >= STEP_SHARE * (core - level) ? core - level : -Infinity;
-    this.height = height;
-    this.snr = height / noise;
-    this.level = level;
+    this.snr = height / sideNoise(noiseLeft, noiseRight);
   }
 }
 
 /**
  * The score of a point computed directly, for seasonal echoes (series index `j` is `x` index j - base);
- * -Infinity outside x, or as soon as the height alone (O(sideWindow), before the wider noise windows)
- * shows the score stays below `need`.
+ * -Infinity outside x or where no spike like the labeled ones is.
  */
 class SpikeEchoScorer implements EchoScorer {
   private readonly probe: SpikeProbe;
@@ -175,19 +206,7 @@ class SpikeEchoScorer implements EchoScorer {
     const m = this.m;
     const i = j - this.base;
     if (i < 0 || i >= x.length || x[i] !== x[i]) return -Infinity;
-    const h = m.halfExclusion;
-    const B = m.sideWindow;
-    const minCount = minSideCount(B);
-    let sl = 0;
-    let cl = 0;
-    let sr = 0;
-    let cr = 0;
-    for (let k = Math.max(0, i - h - B); k < i - h; k++) if (x[k] === x[k]) (sl += x[k]), cl++;
-    for (let k = i + h + 1; k < i + h + 1 + B && k < x.length; k++) if (x[k] === x[k]) (sr += x[k]), cr++;
-    const core = coreMeanAt(x, i, m.coreRadius);
-    if (cl < minCount || cr < minCount || core !== core) return -Infinity;
-    if ((core - (sl / cl + sr / cr) / 2) * this.invHeight < need) return -Infinity;
-    this.probe.measure(i, m);
+    this.probe.measure(i, m, need / this.invHeight);
     const a = this.probe.height * this.invHeight;
     const b = this.probe.snr * this.invSnr;
     const s = a < b ? a : b;
@@ -200,9 +219,14 @@ class SpikeEchoScorer implements EchoScorer {
   }
 }
 
-/** Each side window must hold this many values: a spike is only judged once both sides are known. */
+/** Each side must hold this many points past the spike's half width: a spike is only judged once both sides are known. */
 function minSideCount(B: number): number {
   return Math.max(1, Math.ceil(B / 4));
+}
+
+/** Whether point i of n has `halfExclusion + minCount` points on each side. */
+function judgeable(i: number, n: number, h: number, minCount: number): boolean {
+  return i - h - minCount >= 0 && i + h + minCount <= n - 1;
 }
 
 function sideNoise(left: SlidingWindowStats, right: SlidingWindowStats): number {
@@ -249,6 +273,7 @@ function scanSpikes(
   const h = m.halfExclusion;
   const B = m.sideWindow;
   const rc = m.coreRadius;
+  const W = m.baseReach;
   const noiseLeft = new SlidingWindowStats(x);
   const noiseRight = new SlidingWindowStats(x);
   const NB = NOISE_SPAN * B;
@@ -265,61 +290,94 @@ function scanSpikes(
   let bestS = 0;
   let bestI = 0;
   let bestL = 0;
-  // The level and core windows slide by one point per step: their sums and counts are kept in locals
-  // (the hot loop), entering and leaving points added and removed, and recomputed every 65536 steps
-  // so rounding cannot drift. Indices outside [0, n) are never in a window.
+  // The smoothed series is computed at a lead j = i + W and kept in a ring; the lowest smoothed value
+  // of [j - W, j] comes from a monotonic deque of indices (O(1) amortised) and is kept in a second
+  // ring: for point i the lowest of each side's reach is that minimum at i and the one at i + W. Past
+  // the end the lead goes on without new values, so the right side covers [i, n) only.
+  let size = 4;
+  while (size < 2 * W + 2) size <<= 1;
+  const mask = size - 1;
+  const smooth = new Float64Array(size);
+  const lowest = new Float64Array(size);
+  const deque = new Int32Array(size);
+  let head = 0;
+  let tail = 0;
   const first = start < 0 ? 0 : start;
-  let sumL = 0;
-  let cntL = 0;
-  let sumR = 0;
-  let cntR = 0;
+  const lead0 = first - W > 0 ? first - W : 0;
+  // The core window slides by one point per step: its sum and count are kept in locals, the entering
+  // and leaving points added and removed, and recomputed every 65536 steps so rounding cannot drift.
   let sumC = 0;
   let cntC = 0;
   let sinceRecompute = 0;
-  for (let i = first; i < n; i++) {
-    if (i === first || sinceRecompute >= 65536) {
-      sumL = cntL = sumR = cntR = sumC = cntC = 0;
-      for (let j = Math.max(0, i - h - B); j < i - h && j < n; j++) if (x[j] === x[j]) (sumL += x[j]), cntL++;
-      for (let j = i + h + 1; j < i + h + 1 + B && j < n; j++) if (x[j] === x[j]) (sumR += x[j]), cntR++;
-      for (let j = Math.max(0, i - rc); j <= i + rc && j < n; j++) if (x[j] === x[j]) (sumC += x[j]), cntC++;
-      sinceRecompute = 0;
-    } else {
-      sinceRecompute++;
-      let j = i - h - 1; // enters the left window
-      if (j >= 0 && j < n && x[j] === x[j]) (sumL += x[j]), cntL++;
-      j -= B; // leaves it
-      if (j >= 0 && x[j] === x[j]) (sumL -= x[j]), cntL--;
-      j = i + h; // leaves the right window
-      if (j < n && x[j] === x[j]) (sumR -= x[j]), cntR--;
-      j += B; // enters it
-      if (j < n && x[j] === x[j]) (sumR += x[j]), cntR++;
-      j = i + rc; // enters the core
-      if (j < n && x[j] === x[j]) (sumC += x[j]), cntC++;
-      j = i - rc - 1; // leaves it
-      if (j >= 0 && x[j] === x[j]) (sumC -= x[j]), cntC--;
+  const lo = h + minCount;
+  const hi = n - 1 - h - minCount;
+  for (let j = lead0; j < n + W; j++) {
+    if (j < n) {
+      if (j === lead0 || sinceRecompute >= 65536) {
+        sumC = cntC = 0;
+        for (let q = Math.max(0, j - rc); q <= j + rc && q < n; q++) if (x[q] === x[q]) (sumC += x[q]), cntC++;
+        sinceRecompute = 0;
+      } else {
+        sinceRecompute++;
+        let q = j + rc; // enters the core
+        if (q < n && x[q] === x[q]) (sumC += x[q]), cntC++;
+        q = j - rc - 1; // leaves it
+        if (q >= 0 && x[q] === x[q]) (sumC -= x[q]), cntC--;
+      }
+      const c = cntC > 0 ? sumC / cntC : NaN;
+      smooth[j & mask] = c;
+      if (c === c) {
+        while (tail > head && smooth[deque[(tail - 1) & mask] & mask] >= c) tail--;
+        deque[tail & mask] = j;
+        tail++;
+      }
     }
+    while (tail > head && deque[head & mask] < j - W) head++;
+    lowest[j & mask] = tail > head ? smooth[deque[head & mask] & mask] : NaN;
+    const i = j - W;
+    if (i < first) continue;
     let s = -Infinity;
     let level = NaN;
-    if (x[i] === x[i] && cntC > 0 && cntL >= minCount && cntR >= minCount) {
-      const c = sumC / cntC;
-      const l = sumL / cntL;
-      const r = sumR / cntR;
-      level = (l + r) / 2;
-      const height = c - level;
-      // Cheap tests first: most points are nowhere near a spike, and skip the noise windows' upkeep.
-      if (height * invHeight >= threshold && (c - (l > r ? l : r)) * invHeight >= STEP_SHARE) {
+    if (i >= lo && i <= hi && x[i] === x[i]) {
+      const top = smooth[i & mask];
+      let footL = lowest[i & mask];
+      let footR = lowest[j & mask];
+      // Cheap test first: the lowest values in reach bound the height from above, and most points are
+      // nowhere near a spike.
+      // Only a local maximum of the smoothed series can have a height (the walks below stop at once
+      // otherwise): that skips the walks on every flank.
+      if (
+        (top - (footL > footR ? footL : footR)) * invHeight >= threshold &&
+        !(smooth[(i - 1) & mask] >= top) &&
+        !(i + 1 < n && smooth[(i + 1) & mask] > top)
+      ) {
+        // The feet: the lowest points before the first one over the top on each side (a prominence
+        // within reach). A point of a baseline between two deeper spikes the other way meets a higher
+        // neighbour at once, so it is no spike; a flat top counts at its first point.
+        footL = footR = top;
+        for (let q = i - 1; q >= i - W && q >= 0; q--) {
+          const v = smooth[q & mask];
+          if (v >= top) break;
+          if (v < footL) footL = v;
+        }
+        for (let q = i + 1; q <= i + W && q < n; q++) {
+          const v = smooth[q & mask];
+          if (v > top) break;
+          if (v < footR) footR = v;
+        }
+        level = footL > footR ? footL : footR;
+      }
+      const height = top - level;
+      if (height * invHeight >= threshold) {
         noiseLeft.moveTo(i - h - NB, i - h);
         noiseRight.moveTo(i + h + 1, i + h + 1 + NB);
         // sideNoise, inlined so no double crosses a call boundary in the hot loop.
         const dc = noiseLeft.diffCount + noiseRight.diffCount;
         let noise = dc > 0 ? (noiseLeft.absDiffSum + noiseRight.absDiffSum) / dc : 0;
         if (!(noise >= NOISE_FLOOR)) noise = NOISE_FLOOR;
-        // Over the higher side too, a spike stands clear of noise (a step's edge only by chance).
-        if ((c - (l > r ? l : r)) * invSnr >= STEP_SHARE * noise) {
-          const snr = (height / noise) * invSnr;
-          const a = height * invHeight;
-          s = a < snr ? a : snr;
-        }
+        const snr = (height / noise) * invSnr;
+        const a = height * invHeight;
+        s = a < snr ? a : snr;
       }
     }
     if (s >= threshold) {
@@ -336,6 +394,24 @@ function scanSpikes(
     }
   }
   if (inRun) emitSpike(x, t, base, m, echo, bestS, bestI, bestL, out);
+}
+
+/**
+ * Whether the spike at `p` with half-height span [l, r] stays low past its feet (one half-height width
+ * from the top, where a triangle's flank ends) for `minWidth` points on both sides: a level between
+ * two spikes the other way, which are its "feet", rises right back past them; a spike does not.
+ */
+function standsAlone(x: Float64Array, l: number, r: number, p: number, level: number, m: SpikeModel): boolean {
+  const cut = level + GUARD_SHARE * (coreMeanAt(x, p, m.coreRadius) - level);
+  const w = r - l + 1;
+  const g = m.minWidth;
+  const allowed = GUARD_SLACK * g;
+  let over = 0;
+  for (let q = Math.max(0, p - w - g); q < p - w; q++) if (x[q] >= cut) over++;
+  if (over > allowed) return false;
+  over = 0;
+  for (let q = p + w + 1; q <= p + w + g && q < x.length; q++) if (x[q] >= cut) over++;
+  return over <= allowed;
 }
 
 /** First and last index of a width at half height (scratch for `widthAtHalfHeight`). */
@@ -362,6 +438,7 @@ function emitSpike(
   const r = halfHeightSpan[1];
   const w = r - l + 1;
   if (w < m.minWidth || w > m.maxWidth) return;
+  if (!standsAlone(x, l, r, bestI, bestL, m)) return;
   if (echoesSeasonally(t, base + bestI, bestS, m.seasonsMs, m.segmentHalfWidth, base, echo)) return;
   out.add(Math.min(l, bestI - m.segmentHalfWidth), Math.max(r, bestI + m.segmentHalfWidth), bestS);
 }
@@ -384,6 +461,7 @@ export function learnSpike(type: 'peak' | 'trough', series: Series, labels: Labe
     version: SPIKE_VERSION,
     halfExclusion: h,
     sideWindow: Math.max(2 * h + 2, 10),
+    baseReach: BASE_REACH * h,
     coreRadius,
     unitHeight: 0,
     unitSnr: 1,
@@ -419,7 +497,8 @@ export function learnSpike(type: 'peak' | 'trough', series: Series, labels: Labe
         p = i;
       }
     }
-    if (!found) continue;
+    // A label whose top stands barely over the noise marks no spike a detector could tell from noise.
+    if (!found || !(bestSnr >= MIN_LABEL_SNR)) continue;
     widthAtHalfHeight(x, p, bestLevel, coreRadius, 4 * h + 4, halfHeightSpan);
     heights.push(bestHeight);
     tops.push(p);
@@ -460,20 +539,24 @@ export function learnSpike(type: 'peak' | 'trough', series: Series, labels: Labe
 }
 
 /**
- * A stored model in the current shape. Version 1 judged spikes on height over noise only, in units of
- * its `threshold`: it becomes a noise ratio with that unit, no height ratio and no seasonal filter, so
- * stored models keep detecting (about as before) until the next learn.
+ * A stored model in the current shape. Version 2 measured heights over side-window means, which a
+ * clean spike's height over its feet matches: it gains the feet's reach. Version 1 judged spikes on
+ * height over noise only, in units of its `threshold`: it becomes a noise ratio with that unit, no
+ * height ratio and no seasonal filter, so stored models keep detecting (about as before) until the
+ * next learn.
  */
 function upgradedSpikeModel(m: SpikeModel): SpikeModel {
   if (m.version === SPIKE_VERSION) return m;
+  const reach = { version: SPIKE_VERSION, baseReach: BASE_REACH * m.halfExclusion } as const;
+  if ((m.version as number) === 2) return { ...m, ...reach };
   const v1 = bandFromVersion1(m as unknown as { threshold: number; maxScore: number | null });
-  return { ...m, version: SPIKE_VERSION, unitHeight: 0, ...v1 };
+  return { ...m, ...reach, unitHeight: 0, ...v1 };
 }
 
 /** Points before `fromIndex` that `detectSpikes` reads. */
 export function spikeContextPoints(stored: SpikeModel): number {
   const m = upgradedSpikeModel(stored);
-  const own = m.halfExclusion + NOISE_SPAN * m.sideWindow + m.maxWidth + m.segmentHalfWidth + 1;
+  const own = Math.max(m.halfExclusion + NOISE_SPAN * m.sideWindow, m.baseReach + m.coreRadius) + m.maxWidth + m.segmentHalfWidth + 1;
   return own + (m.seasonPoints > 0 ? m.seasonPoints + m.segmentHalfWidth + 2 : 0);
 }
 

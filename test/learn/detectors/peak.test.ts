@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { peakDetector } from '../../../src/learn/detectors/peak';
+import { LearningError } from '../../../src/learn/detectors/types';
 import { detectOnOtherFixture, expectNegativesRespected } from './behaviour';
 import { fixtureFor, matchDetections } from './fixtures';
-import { addSpike, background, indexOf, spanOf } from './synthetic';
+import { addSpike, addStep, background, indexOf, spanOf } from './synthetic';
 
 describe('peak detector', () => {
   it.each([7, 11, 23])('finds peaks of varied height and width after two labels (seed %i)', (seed) => {
@@ -48,6 +49,38 @@ describe('peak detector', () => {
     const found = peakDetector.detect(peakDetector.learn(s, { positive: [spanOf(s, 594, 606)], negative: [] }), s);
     const centres = found.map((d) => Math.round((indexOf(d.start) + indexOf(d.finish)) / 2));
     expect(centres).toContain(600 + 2 * 1440 + 300);
+  });
+
+  it('finds a lower sibling next to a level shift and one on the edge of a step, but not the step', () => {
+    const s = background({ n: 4000, seed: 6, noise: 0.2, daily: 0 });
+    addSpike(s, 500, 8, 12);
+    // A drop 15 points before a sibling at 0.6 of the label's height: side means would mix in the old level.
+    addStep(s, 1485, -30);
+    addSpike(s, 1500, 5, 10);
+    // Half of this one rises from the low level, half falls back to the high one.
+    addSpike(s, 2500, 7, 14);
+    addStep(s, 2501, 30);
+    addStep(s, 3200, -20);
+    const found = peakDetector.detect(peakDetector.learn(s, { positive: [spanOf(s, 494, 506)], negative: [] }), s);
+    const centres = found.map((d) => (indexOf(d.start) + indexOf(d.finish)) / 2);
+    expect(centres).toHaveLength(2);
+    expect(Math.abs(centres[0] - 1500)).toBeLessThanOrEqual(2);
+    expect(Math.abs(centres[1] - 2500)).toBeLessThanOrEqual(3);
+  });
+
+  it('refuses a label whose top does not stand out from the noise', () => {
+    const s = background({ n: 3000, seed: 9, noise: 1, daily: 0 });
+    addSpike(s, 500, 1, 12);
+    expect(() => peakDetector.learn(s, { positive: [spanOf(s, 494, 506)], negative: [] })).toThrow(LearningError);
+  });
+
+  it('still detects with a stored version 2 model (no foot reach)', () => {
+    const fx = fixtureFor('peak');
+    const m = peakDetector.learn(fx.series, fx.labels);
+    const { baseReach, ...rest } = m;
+    const v2 = { ...rest, version: 2 } as unknown as typeof m;
+    expect(matchDetections(peakDetector.detect(v2, fx.series), fx.expected, 0)).toEqual({ missed: [], extra: [] });
+    expect(peakDetector.contextPoints(v2)).toBe(peakDetector.contextPoints(m));
   });
 
   it('does not find a removed detection again and raises its threshold past it', () => {

@@ -28,6 +28,19 @@ describe('trough detector', () => {
     expect(Math.abs(centres[1] - 2200)).toBeLessThanOrEqual(2);
   });
 
+  it('does not take the level between two blips up for a trough', () => {
+    const s = background({ n: 3000, seed: 8, noise: 0, daily: 0, trend: 0 });
+    addSpike(s, 500, -8, 12);
+    addSpike(s, 1500, -6, 14);
+    // On both sides of the flat level between them the blips fall deeper than the troughs' feet.
+    for (const c of [2000, 2300]) {
+      s.v[c] += 10;
+      s.v[c + 6] += 10;
+    }
+    const found = troughDetector.detect(troughDetector.learn(s, { positive: [spanOf(s, 494, 506)], negative: [] }), s);
+    expect(found.map((d) => Math.round((indexOf(d.start) + indexOf(d.finish)) / 2))).toEqual([1500]);
+  });
+
   it('does not find a removed detection again and raises its threshold past it', () => {
     const { decoysBefore, decoysAfter } = expectNegativesRespected('trough', (s, c) => {
       addSpike(s, c + 350, -4.5, 11);
