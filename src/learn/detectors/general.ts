@@ -1,6 +1,6 @@
 import { Candidates, clampFromIndex, finalizeDetections, thresholdPastNegative } from './candidates';
 import { labelIndexRanges, median, mergedSpans, requirePositiveLabels } from './label-ranges';
-import { NOISE_FLOOR, normalizedValues } from './normalize';
+import { heightInNormalizedUnits, NOISE_FLOOR, normalizationHalfRange, normalizedValues } from './normalize';
 import { LearningError, type Detection, type Detector, type Model, type Series, type Span } from './types';
 
 /**
@@ -13,7 +13,10 @@ import { LearningError, type Detection, type Detector, type Model, type Series, 
  * scores it by its best Pearson correlation with the templates, so level and amplitude do not matter.
  * Correlation alone would let pure noise match a short template by chance, so a window must also
  * stand out from its own noise: its standard deviation over the mean absolute difference of
- * neighbouring samples must be at least `minContrast` (learned from the labels). Removed detections
+ * neighbouring samples must be at least `minContrast` (learned from the labels). A labeled segment is
+ * something that stood out, so a match must also be of comparable size: its standard deviation at least
+ * half the smallest label's (`minStd`, in value units); a look-alike in the ordinary noise is not one.
+ * Removed detections
  * become counter-templates: a match that correlates better with one of them is dropped.
  */
 export interface GeneralModel extends Model {
@@ -32,6 +35,12 @@ export interface GeneralModel extends Model {
   offsets: number[];
   /** Minimum window contrast (std over mean absolute neighbour difference). */
   minContrast: number;
+  /**
+   * Minimum standard deviation of a window, in value units: half the smallest labeled shape's. Siblings
+   * vary in height (a third either way is common); a chance likeness in the series' ordinary noise is
+   * far smaller than the shape a person marked. 0 = no minimum (version-1 models).
+   */
+  minStd: number;
   /** Removed detections, z-normalised like the template: a window closer to one of them is rejected. */
   negativeTemplates: number[][];
   /** Labeled positives and removed detections, sorted and merged: never reported. */
@@ -39,7 +48,7 @@ export interface GeneralModel extends Model {
 }
 
 /** Version 1 stored a single `template`; it is read as `templates: [template]`. */
-export type GeneralModelV1 = Omit<GeneralModel, 'version' | 'templates' | 'offsets'> & {
+export type GeneralModelV1 = Omit<GeneralModel, 'version' | 'templates' | 'offsets' | 'minStd'> & {
   version: 1;
   template: number[];
 };
@@ -47,6 +56,8 @@ export type GeneralModelV1 = Omit<GeneralModel, 'version' | 'templates' | 'offse
 const GENERAL_VERSION = 2;
 /** At most this many templates (one per group of alike labels): detection time grows with their number. */
 const MAX_TEMPLATES = 4;
+/** A match's standard deviation must be at least this share of the smallest labeled shape's. */
+const MIN_STD_SHARE = 0.5;
 /** Labels never make siblings expected to correlate better than this: shapes always vary a little. */
 const MAX_EXPECTED_CORRELATION = 0.95;
 /**
@@ -138,6 +149,7 @@ function windowScore(
   if (!(std > NOISE_FLOOR * 1e-3)) {
     out[0] = NaN;
     out[1] = 0;
+    out[SCORE_STD] = 0;
     return;
   }
   out[0] = dot / (m * std);
@@ -151,6 +163,7 @@ function windowScore(
   let noise = m > 1 ? ad / (m - 1) : 0;
   if (!(noise >= NOISE_FLOOR)) noise = NOISE_FLOOR;
   out[1] = std / noise;
+  out[SCORE_STD] = std;
 }
 
 /**
@@ -159,7 +172,14 @@ function windowScore(
  * positions are first scored every `stride` points and only the neighbourhood of coarse scores within
  * `COARSE_SLACK` of the threshold is scored point by point.
  */
-function scanShapes(x: Float64Array, m: GeneralModel, start: number, threshold: number, out: Candidates): void {
+function scanShapes(
+  x: Float64Array,
+  m: GeneralModel,
+  start: number,
+  threshold: number,
+  minStd: number,
+  out: Candidates,
+): void {
   const n = x.length;
   const tmpls = m.templates.map((t) => Float64Array.from(t));
   const flats = tmpls.map(flatTemplate);
@@ -168,9 +188,9 @@ function scanShapes(x: Float64Array, m: GeneralModel, start: number, threshold: 
   const minWidth = Math.min(...m.widths);
   const stride = Math.max(1, Math.floor(minWidth / 16));
   const negatives = m.negativeTemplates.map((t) => Float64Array.from(t));
-  // [correlation, contrast] of the last window scored, then the best score at a position and the width
-  // that last raised a position's best (kept across positions, as a closure variable was before).
-  const score = new Float64Array(4);
+  // [correlation, contrast, std] of the last window scored, then the best score at a position and the
+  // width that last raised a position's best (kept across positions, as a closure variable was before).
+  const score = new Float64Array(5);
   // Run state lives in locals and a finished run goes to `emitShape`, a module function: a closure made
   // per scan was a new call target on every detect, so the optimized loop deoptimized each time.
   let inRun = false;
@@ -180,7 +200,7 @@ function scanShapes(x: Float64Array, m: GeneralModel, start: number, threshold: 
   const first = start < 0 ? 0 : start;
   let done = first - 1; // last position fed
   for (let i = first; i < n; i += stride) {
-    bestWindowScore(x, i, samplings, tmpls, flats, offsets, m.minContrast, score);
+    bestWindowScore(x, i, samplings, tmpls, flats, offsets, m.minContrast, minStd, score);
     const si = score[SCORE_BEST];
     // Positions fed for this coarse position: none, i alone, or the neighbourhood of a near miss.
     let from = i;
@@ -198,7 +218,7 @@ function scanShapes(x: Float64Array, m: GeneralModel, start: number, threshold: 
       if (below) s = -Infinity;
       else if (j === i) s = si;
       else {
-        bestWindowScore(x, j, samplings, tmpls, flats, offsets, m.minContrast, score);
+        bestWindowScore(x, j, samplings, tmpls, flats, offsets, m.minContrast, minStd, score);
         s = score[SCORE_BEST];
       }
       if (s >= threshold) {
@@ -218,8 +238,9 @@ function scanShapes(x: Float64Array, m: GeneralModel, start: number, threshold: 
 }
 
 /** Slots of `scanShapes`' scratch after the `windowScore` pair. */
-const SCORE_BEST = 2;
-const SCORE_WIDTH = 3;
+const SCORE_STD = 2;
+const SCORE_BEST = 3;
+const SCORE_WIDTH = 4;
 
 /**
  * The best correlation at window start `i` over the templates and the widths whose window passes the
@@ -235,6 +256,7 @@ function bestWindowScore(
   flats: readonly (Float64Array | null)[],
   offsets: Float64Array,
   minContrast: number,
+  minStd: number,
   score: Float64Array,
 ): void {
   const n = x.length;
@@ -244,8 +266,8 @@ function bestWindowScore(
     if (i + smp.width > n) continue;
     for (let t = 0; t < tmpls.length; t++) {
       windowScore(x, i, smp, tmpls[t], flats[t], score);
-      // Contrast does not depend on the template: a window failing it fails for all of them.
-      if (!(score[1] >= minContrast)) break;
+      // Contrast and size do not depend on the template: a window failing them fails for all of them.
+      if (!(score[1] >= minContrast) || !(score[SCORE_STD] >= minStd)) break;
       const c = score[0] - offsets[t];
       if (c > s) {
         s = c;
@@ -418,11 +440,15 @@ function learnGeneral(series: Series, labels: { positive: Span[]; negative: Span
     .filter((w, k, all) => all.indexOf(w) === k)
     .sort((a, b) => a - b);
 
-  const score = new Float64Array(2);
+  const score = new Float64Array(3);
   const contrasts: number[] = [];
+  const stds: number[] = [];
   for (const r of pos) {
     windowScore(x, r.from, sampling(r.to - r.from + 1, m), templates[0], null, score);
-    if (score[0] === score[0]) contrasts.push(score[1]);
+    if (score[0] === score[0]) {
+      contrasts.push(score[1]);
+      stds.push(score[SCORE_STD]);
+    }
   }
   // The loosest template sets the threshold; the others keep their stricter expectation as an offset.
   const minPos = Math.min(...expected);
@@ -434,6 +460,7 @@ function learnGeneral(series: Series, labels: { positive: Span[]; negative: Span
     threshold: minPos - THRESHOLD_MARGIN,
     offsets: expected.map((e) => e - minPos),
     minContrast: contrasts.length > 0 ? 0.5 * Math.min(...contrasts) : 0,
+    minStd: stds.length > 0 ? MIN_STD_SHARE * Math.min(...stds) * normalizationHalfRange(series.v) : 0,
     negativeTemplates: [],
     excluded: mergedSpans([...labels.positive, ...labels.negative]),
   };
@@ -441,7 +468,7 @@ function learnGeneral(series: Series, labels: { positive: Span[]; negative: Span
     // A removed detection becomes a counter-template: windows closer to it than to the template are not
     // the shape. Its window is the detection's own when the model finds it, otherwise the labeled span.
     const c = new Candidates();
-    scanShapes(x, model, 0, model.threshold, c);
+    scanShapes(x, model, 0, model.threshold, heightInNormalizedUnits(model.minStd, series.v, 0), c);
     for (const r of neg) {
       const j = c.from.findIndex((from, q) => from <= r.to && r.from <= c.to[q]);
       const shape = resampled(x, j >= 0 ? c.from[j] : r.from, j >= 0 ? c.to[j] : r.to, m);
@@ -475,7 +502,7 @@ function generalContextPoints(m: GeneralModel): number {
 function currentModel(m: GeneralModel | GeneralModelV1): GeneralModel {
   if (m.version !== 1) return m;
   const { template, ...rest } = m;
-  return { ...rest, version: GENERAL_VERSION, templates: [template], offsets: [0] };
+  return { ...rest, version: GENERAL_VERSION, templates: [template], offsets: [0], minStd: 0 };
 }
 
 function detectGeneral(stored: GeneralModel, series: Series, fromIndex = 0): Detection[] {
@@ -487,7 +514,7 @@ function detectGeneral(stored: GeneralModel, series: Series, fromIndex = 0): Det
   const base = Math.max(0, from - 2 * ctx);
   const x = normalizedValues(series.v, base, n);
   const c = new Candidates();
-  scanShapes(x, m, from - ctx - base, m.threshold, c);
+  scanShapes(x, m, from - ctx - base, m.threshold, heightInNormalizedUnits(m.minStd, series.v, base), c);
   const span = 1 - m.threshold;
   for (let j = 0; j < c.confidence.length; j++) {
     const margin = span > 0 ? (c.confidence[j] - m.threshold) / span : 1;
