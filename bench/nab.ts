@@ -4,10 +4,10 @@
  * with the detector's fixed global settings (no per-file tuning, no labels), then one global threshold
  * per profile swept over all scores. `npm run bench -- nab [--per-file]` prints JSON, then a table.
  *
- * A second line scores what the server reports: the segments of `detect` (from the same score, starting
- * where it reaches the global `SCORE_THRESHOLD` and z is over the model's threshold), run causally in
- * chunks of `DETECT_CHUNK` rows (detect on the rows so far, `fromIndex` at the chunk start, as the
- * scheduled detect job does); each segment's first row is one alarm. No threshold is swept there: the
+ * A second line scores what the server reports: the segments of `detect` (starting where the same
+ * score, or the residual score alone, reaches the global `SCORE_THRESHOLD` and z is over the model's
+ * threshold), run causally in chunks of `DETECT_CHUNK` rows (detect on the rows so far, `fromIndex` at
+ * the chunk start, as the scheduled detect job does); each segment's first row is one alarm. No threshold is swept there: the
  * server has one, so this line is what a user of the server would get.
  */
 import { anomalyDetector, anomalyScores, SCORE_THRESHOLD } from '../src/learn/detectors/anomaly';

@@ -17,13 +17,14 @@ import type { Detection, Detector, Labels, Model, Series, Span } from './types';
 /**
  * Unsupervised, causal anomaly detection (see `anomaly-scores.ts` for the views): each point is
  * compared with what the points before it predict, the recent level or, when the data has a daily
- * rhythm, the same time yesterday, giving z = |residual| / scale under the view that explains it best.
- * `anomalyScores` turns z into a per-point score (how rare and how large the surprise is, once per
- * episode); `detect` reports from that same score: a segment starts where the score reaches
- * `SCORE_THRESHOLD` and the point itself stands out (z > threshold), and extends while the points stay
- * anomalous (z > half the threshold). A point's verdict depends only on earlier points. Labels are
- * optional: positives can lower the z threshold, removed detections raise it (and are filtered out as
- * a last resort).
+ * rhythm, the same time yesterday, giving z = |residual| / scale under the view that explains it best,
+ * and with the values the series took lately (value rarity). `anomalyScores` turns these into a
+ * per-point score, once per episode, led by value rarity; `anomalyResidualScores` is the residual
+ * views' score alone (how rare and how large the surprise is). `detect` reports from those scores: a
+ * segment starts where either reaches `SCORE_THRESHOLD` and the point itself stands out
+ * (z > threshold), and extends while the points stay anomalous (z > half the threshold). A point's
+ * verdict depends only on earlier points. Labels are optional: positives can lower the z threshold,
+ * removed detections raise it (and are filtered out as a last resort).
  */
 export interface AnomalyModel extends Model, AnomalyScanSettings {
   type: 'anomaly';
@@ -43,11 +44,13 @@ const MAX_THRESHOLD = 1e6;
 /** Anomalous points at most this many points apart form one segment (a shift flickers as it settles). */
 const MERGE_GAP = 5;
 /**
- * Score (`anomalyScores`) at which a detection starts: one global value, not tuned per series, since
- * the score is already relative to each series' own history (rarity of the surprise within it). 0.9 is
- * a round value at the best global threshold of the NAB sweep (0.90 to 0.92 for the three profiles,
- * `npm run bench -- nab`). The z threshold still gates it: on plain noise the score reaches 0.9 at
- * every new record of z (tens of times in 20 000 points), the z gate keeps those quiet.
+ * Score (`anomalyScores`, or `anomalyResidualScores`) at which a detection starts: one global value,
+ * not tuned per series, since the scores are already relative to each series' own history (rarity
+ * within it). 0.9 is a round value near the best global threshold of the NAB sweep (0.89 to 0.91 for
+ * the three profiles, `npm run bench -- nab`; 0.88 and 0.89 raise more false alarms in detect). The z
+ * threshold still gates it: on plain noise the residual score reaches 0.9 at every new record of z
+ * (tens of times in 20 000 points), and on a trend the values keep being new; the z gate keeps those
+ * quiet.
  */
 export const SCORE_THRESHOLD = 0.9;
 /** `SCORE_THRESHOLD` as a raw score (before the map s / (1 + s) to [0, 1)). */
@@ -197,7 +200,8 @@ function detectAnomalies(model: AnomalyModel, series: Series, fromIndex = 0): De
   const x = causallyScaled(series.v, base);
   const z = new Float64Array(x.length);
   const score = new Float64Array(x.length);
-  scanAnomaly(base === 0 ? series.t : series.t.subarray(base), x, m, z, score);
+  const residual = new Float64Array(x.length);
+  scanAnomaly(base === 0 ? series.t : series.t.subarray(base), x, m, z, score, residual);
   const c = new Candidates();
   const extend = EXTEND_FRACTION * m.threshold;
   let runStart = -1;
@@ -214,16 +218,21 @@ function detectAnomalies(model: AnomalyModel, series: Series, fromIndex = 0): De
       if (zi > extend) {
         runEnd = i;
         if (si > runMax) runMax = si;
+        if (residual[i] > runMax) runMax = residual[i];
         continue;
       }
       // NaN points (z 0) neither extend nor end a segment.
       if (zi === 0 || i - runEnd <= MERGE_GAP) continue;
       close();
     }
-    if (si >= RAW_SCORE_THRESHOLD && zi > m.threshold) {
+    // Two ways to start: the score (led by value rarity) with the point standing out of the recent
+    // level, or, as before the value view, the residual score with the point clearly beyond the
+    // threshold (a sharp spike among familiar values; labels move this threshold).
+    const ri = residual[i];
+    if ((si >= RAW_SCORE_THRESHOLD || ri >= RAW_SCORE_THRESHOLD) && zi > m.threshold) {
       runStart = i;
       runEnd = i;
-      runMax = si;
+      runMax = si > ri ? si : ri;
     }
   }
   close();
@@ -231,21 +240,35 @@ function detectAnomalies(model: AnomalyModel, series: Series, fromIndex = 0): De
 }
 
 /**
- * Causal per-point anomaly score in [0, 1): rarity of the point's surprise within the series so far
- * times its size, the larger of that for the point and for the recent average surprise, kept only at
- * the start of an episode (lower scores within `SCORE_SETTINGS.refractory` points after a higher one
- * are 0). Only the model's scan settings are used, not its threshold or labels: this ranks points for
+ * Causal per-point anomaly score in [0, 1): mainly how rarely the recent past took the point's value
+ * (where the point also surprises the recent level), else, at a lower weight, the rarity of the point's
+ * surprise (or of the recent average surprise) times its size; kept only at the start of an episode
+ * (lower scores within `SCORE_SETTINGS.refractory` points after a higher one are 0). Only the model's scan settings are used, not its threshold or labels: this ranks points for
  * a threshold chosen elsewhere (e.g. one global threshold in a benchmark).
  *
  * @example
  * const s = anomalyScores(anomalyDetector.learn(series, noLabels), series); // s[i] uses points 0..i only
  */
 export function anomalyScores(model: AnomalyModel, series: Series): Float64Array {
+  return scoresOf(model, series, false);
+}
+
+/**
+ * The residual views' score alone (rarity of z times its size, at full weight), per point in [0, 1),
+ * once per episode: `detect` also starts a segment where it reaches `SCORE_THRESHOLD` and z is over
+ * the model's threshold (a sharp spike among values the series has seen before).
+ */
+export function anomalyResidualScores(model: AnomalyModel, series: Series): Float64Array {
+  return scoresOf(model, series, true);
+}
+
+function scoresOf(model: AnomalyModel, series: Series, residual: boolean): Float64Array {
   const n = series.t.length;
   const x = causallyScaled(series.v, 0);
   const z = new Float64Array(n);
   const out = new Float64Array(n);
-  scanAnomaly(series.t, x, upgraded(model), z, out);
+  if (residual) scanAnomaly(series.t, x, upgraded(model), z, undefined, out);
+  else scanAnomaly(series.t, x, upgraded(model), z, out);
   for (let i = 0; i < n; i++) out[i] = out[i] / (1 + out[i]);
   return out;
 }
