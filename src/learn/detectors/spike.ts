@@ -63,8 +63,8 @@ export interface SpikeModel extends Model {
 
 const SPIKE_VERSION = 3;
 /**
- * Share of the lowest labeled spike's height a detection must reach: siblings vary by about ±30%, so
- * the lowest sibling can be 0.7 / 1.3 = 0.54 of the lowest label; 0.4 leaves room for noise on top.
+ * Share of the typical (median) labeled spike's height a detection must reach: siblings vary by about
+ * ±30%, so the lowest sibling can be 0.7 / 1.3 = 0.54 of a label; 0.4 leaves room for noise on top.
  */
 const THRESHOLD_SHARE = 0.4;
 /** Noise is estimated over side windows this many times longer than the level's: a steadier scale. */
@@ -513,17 +513,22 @@ export function learnSpike(type: 'peak' | 'trough', series: Series, labels: Labe
   }
   // Noise in a core mean of 2r + 1 points is smaller by sqrt(2r + 1).
   const noiseScore = NOISE_SCORE / Math.sqrt(2 * coreRadius + 1);
-  model.unitHeight = THRESHOLD_SHARE * Math.min(...heights) * half;
+  // Bounds around the typical labeled spike, not the most extreme one: a measurement spoiled by noise
+  // or a neighbouring blip in one label must not loosen the model, so more labels never find more
+  // unlike spikes.
+  model.unitHeight = THRESHOLD_SHARE * median(heights) * half;
   model.unitSnr = Math.min(0.9 * Math.min(...snrs), noiseScore);
-  model.minWidth = Math.max(1, Math.floor(Math.min(...spikeWidths) / 2));
-  model.maxWidth = Math.ceil(Math.max(...spikeWidths) * 2) + 1;
+  const typicalWidth = median(spikeWidths);
+  model.minWidth = Math.max(1, Math.floor(typicalWidth / 2));
+  model.maxWidth = Math.ceil(typicalWidth * 2) + 1;
 
-  // Filter the seasons that the labeled spikes do not recur in themselves.
+  // Filter the seasons that the labeled spikes do not all recur in themselves (one label near a like
+  // shape a day away is a coincidence).
   const invHeight = half / model.unitHeight;
   const invSnr = 1 / model.unitSnr;
   const echo = new SpikeEchoScorer(x, 0, model, invHeight, invSnr);
   model.seasonsMs = seasonsToFilter(series.t, (P) =>
-    tops.some((p, j) =>
+    tops.every((p, j) =>
       echoesSeasonally(series.t, p, Math.min(heights[j] * invHeight, snrs[j] * invSnr), [P], model.segmentHalfWidth, 0, echo),
     ),
   );

@@ -68,6 +68,21 @@ describe('peak detector', () => {
     expect(Math.abs(centres[1] - 2500)).toBeLessThanOrEqual(3);
   });
 
+  it('does not find narrower spikes after a second label whose top carries a blip', () => {
+    const s = background({ n: 4000, seed: 12, noise: 0.2, daily: 0 });
+    addSpike(s, 500, 8, 12);
+    addSpike(s, 1000, 8, 12);
+    s.v[1000] += 6; // measured alone, this label looks narrow
+    addSpike(s, 2000, 7, 11);
+    for (const c of [2500, 2800, 3100]) {
+      s.v[c] += 10;
+      s.v[c + 1] += 10;
+    }
+    const labels = { positive: [spanOf(s, 494, 506), spanOf(s, 994, 1006)], negative: [] };
+    const found = peakDetector.detect(peakDetector.learn(s, labels), s);
+    expect(found.map((d) => Math.round((indexOf(d.start) + indexOf(d.finish)) / 2))).toEqual([2000]);
+  });
+
   it('refuses a label whose top does not stand out from the noise', () => {
     const s = background({ n: 3000, seed: 9, noise: 1, daily: 0 });
     addSpike(s, 500, 1, 12);
