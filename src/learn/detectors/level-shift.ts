@@ -192,6 +192,35 @@ function shiftAt(x: Float64Array, c: number, g: number, B: number): { shift: num
 }
 
 /**
+ * The k-th smallest of a[0..n) (0-based), moving it to a[k] with smaller-or-equal values before it and
+ * larger-or-equal after (Hoare's selection, in place; expected O(n)).
+ */
+function selectInPlace(a: Float64Array, n: number, k: number): number {
+  let lo = 0;
+  let hi = n - 1;
+  while (lo < hi) {
+    const pivot = a[(lo + hi) >> 1];
+    let i = lo;
+    let j = hi;
+    while (i <= j) {
+      while (a[i] < pivot) i++;
+      while (a[j] > pivot) j--;
+      if (i <= j) {
+        const tmp = a[i];
+        a[i] = a[j];
+        a[j] = tmp;
+        i++;
+        j--;
+      }
+    }
+    if (k <= j) hi = j;
+    else if (k >= i) lo = i;
+    else break;
+  }
+  return a[k];
+}
+
+/**
  * Robust checks of a candidate shift, with medians rather than means: a peak, trough or spike inside a
  * window (shapes a person does not take for a change of level) barely moves a median, while it can pull
  * a mean over the threshold or hide a real shift. Per candidate, not per point: one scratch buffer per
@@ -199,6 +228,8 @@ function shiftAt(x: Float64Array, c: number, g: number, B: number): { shift: num
  */
 class LevelCheck {
   private readonly scratch: Float64Array;
+  /** Median shifts sampled by `locate`. */
+  private readonly shifts: Float64Array;
 
   constructor(
     private readonly x: Float64Array,
@@ -206,6 +237,28 @@ class LevelCheck {
     private readonly B: number,
   ) {
     this.scratch = new Float64Array(B);
+    this.shifts = new Float64Array(B + 2);
+  }
+
+  /** Local noise at boundary c as the scan measures it (mean absolute neighbour difference, both windows). */
+  private noiseAt(c: number): number {
+    const x = this.x;
+    const { g, B } = this;
+    let sum = 0;
+    let count = 0;
+    for (let side = 0; side < 2; side++) {
+      const from = Math.max(0, side === 0 ? c - g - B : c + g);
+      const to = Math.min(x.length, side === 0 ? c - g : c + g + B);
+      for (let i = from + 1; i < to; i++) {
+        const d = x[i] - x[i - 1];
+        if (d === d) {
+          sum += d < 0 ? -d : d;
+          count++;
+        }
+      }
+    }
+    const noise = count > 0 ? sum / count : 0;
+    return noise >= NOISE_FLOOR ? noise : NOISE_FLOOR;
   }
 
   /** Median of the finite values in [from, to) (at most B of them), or NaN when fewer than `minCount`. */
@@ -215,8 +268,50 @@ class LevelCheck {
     let k = 0;
     for (let i = Math.max(0, from); i < to && i < x.length && k < buf.length; i++) if (x[i] === x[i]) buf[k++] = x[i];
     if (k < minCount || k === 0) return NaN;
-    const sorted = buf.subarray(0, k).sort();
-    return k & 1 ? sorted[k >> 1] : (sorted[(k >> 1) - 1] + sorted[k >> 1]) / 2;
+    const h = k >> 1;
+    const upper = selectInPlace(buf, k, h);
+    if (k & 1) return upper;
+    // After selection everything before h is <= the h-th value: the lower middle is their maximum.
+    let lower = buf[0];
+    for (let i = 1; i < h; i++) if (buf[i] > lower) lower = buf[i];
+    return (lower + upper) / 2;
+  }
+
+  /** Median after minus median before the boundary at c; NaN with too little data. */
+  private medianShift(c: number): number {
+    const { g, B } = this;
+    const minCount = minWindowCount(B);
+    return this.median(c + g, c + g + B, minCount) - this.median(c - g - B, c - g, minCount);
+  }
+
+  /**
+   * Where the step near `c` is: the middle of the boundaries within half a window of c whose median
+   * shift is within 10% of the largest (sampled every half `halfGap`, so the step's plateau of about
+   * 2 * halfGap is always hit). Means locate a step off-centre when a peak or trough enters a window;
+   * medians barely move.
+   */
+  locate(c: number): number {
+    const { g, B, shifts } = this;
+    const R = B >> 1;
+    const stride = Math.max(1, g >> 1);
+    let n = 0;
+    let best = -Infinity;
+    for (let p = c - R; p <= c + R && n < shifts.length; p += stride) {
+      const d = this.medianShift(p);
+      shifts[n++] = d;
+      if (d > best) best = d;
+    }
+    if (!(best > 0)) return c;
+    const floor = 0.9 * best;
+    let first = -1;
+    let last = -1;
+    for (let j = 0; j < n; j++) {
+      if (shifts[j] >= floor) {
+        if (first < 0) first = j;
+        last = j;
+      }
+    }
+    return c - R + Math.round(((first + last) / 2) * stride);
   }
 
   /**
@@ -228,8 +323,9 @@ class LevelCheck {
    * low stretch at least half a window long is a jump (the median sees the low level), however the
    * series got there. Checks with too little data (the ends of the series) pass.
    */
-  holds(c: number, threshold: number, invShift: number, invSnr: number, noise: number): boolean {
+  holds(c: number, threshold: number, invShift: number, invSnr: number): boolean {
     const { g, B } = this;
+    const noise = this.noiseAt(c);
     const minCount = minWindowCount(B);
     const before = this.median(c - g - B, c - g, minCount);
     const after = this.median(c + g, c + g + B, minCount);
@@ -306,17 +402,16 @@ function scanLevelShifts(
   let lastAbove = 0;
   let bestS = 0;
   let bestC = 0;
-  let bestNoise = 0;
+  let runFirst = 0;
   for (let c = start < 1 ? 1 : start; c < n; c++) {
     left.moveTo(c - g - B, c - g);
     right.moveTo(c + g, c + g + B);
     // scoreFromWindows, inlined so no double crosses a call boundary in the hot loop.
     let s = -Infinity;
-    let noise = 0;
     if (left.count >= minCount && right.count >= minCount) {
       const shift = right.sum / right.count - left.sum / left.count;
       const dc = left.diffCount + right.diffCount;
-      noise = dc > 0 ? (left.absDiffSum + right.absDiffSum) / dc : 0;
+      let noise = dc > 0 ? (left.absDiffSum + right.absDiffSum) / dc : 0;
       if (!(noise >= NOISE_FLOOR)) noise = NOISE_FLOOR;
       const a = shift * invShift;
       const b = (shift / noise) * invSnr;
@@ -326,16 +421,16 @@ function scanLevelShifts(
       if (!inRun || s > bestS) {
         bestS = s;
         bestC = c;
-        bestNoise = noise;
       }
+      if (!inRun) runFirst = c;
       inRun = true;
       lastAbove = c;
     } else if (inRun && c - lastAbove > patience) {
       inRun = false;
-      emitLevelShift(x, t, base, m, echo, check, threshold, bestS, bestC, bestNoise, invShift, invSnr, out);
+      emitLevelShift(x, t, base, m, echo, check, threshold, bestS, bestC, runFirst, lastAbove, invShift, invSnr, out);
     }
   }
-  if (inRun) emitLevelShift(x, t, base, m, echo, check, threshold, bestS, bestC, bestNoise, invShift, invSnr, out);
+  if (inRun) emitLevelShift(x, t, base, m, echo, check, threshold, bestS, bestC, runFirst, lastAbove, invShift, invSnr, out);
 }
 
 /**
@@ -352,7 +447,8 @@ function emitLevelShift(
   threshold: number,
   bestS: number,
   bestC: number,
-  bestNoise: number,
+  runFirst: number,
+  runLast: number,
   invShift: number,
   invSnr: number,
   out: Candidates,
@@ -360,8 +456,15 @@ function emitLevelShift(
   const g = m.halfGap;
   const B = m.sideWindow;
   if (m.maxScore !== null && bestS > m.maxScore) return;
-  if (!check.holds(bestC, threshold, invShift, invSnr, bestNoise)) return;
-  const centre = plateauCentre(x, bestC, bestS, g, B, invShift, invSnr);
+  // The best mean score can sit off the step when a peak or trough enters a window: the step may hold
+  // at the middle of the run of scores over the threshold (its ends are where the step enters and
+  // leaves the windows) instead, and it is located on medians either way.
+  let at = bestC;
+  if (!check.holds(at, threshold, invShift, invSnr)) {
+    at = Math.round((runFirst + runLast) / 2);
+    if (at === bestC || !check.holds(at, threshold, invShift, invSnr)) return;
+  } else at = plateauCentre(x, bestC, bestS, g, B, invShift, invSnr);
+  const centre = check.locate(at);
   echo.candidate = base + centre;
   if (echoesRecurringly(t, base + centre, bestS, m.seasonsMs, g + 1, base, echo)) return;
   out.add(centre - g, centre + g, bestS);

@@ -110,4 +110,27 @@ describe('jump detector', () => {
     expect(found).toHaveLength(siblings.length);
     found.forEach((c, i) => expect(Math.abs(c - siblings[i])).toBeLessThanOrEqual(6));
   });
+
+  it('reports each jump at its step when a trough and a peak follow it within a window', () => {
+    // Every 103 points: a jump, then within 40 points a swing back towards the old level and one past
+    // the new level (width 12 each), and the step back after 77 points. The best mean boundary lands up
+    // to 21 points off the step; medians keep it within the 20 points either side a person accepts.
+    for (const seed of [1, 3, 4]) {
+      const s = background({ n: 2000, seed });
+      const centres: number[] = [];
+      for (let c = 200; c + 103 < 2000; c += 103) {
+        const h = 10 * (1 + 0.3 * Math.sin(c));
+        addStep(s, c, h, 1 + (c % 3));
+        addSpike(s, c + 36, -10, 12);
+        addSpike(s, c + 51, 10, 12);
+        addStep(s, c + 77, -h, 2);
+        centres.push(c);
+      }
+      const model = jumpDetector.learn(s, { positive: [spanOf(s, centres[0] - 4, centres[0] + 4)], negative: [] });
+      const found = jumpDetector.detect(model, s).map((d) => (indexOf(d.start) + indexOf(d.finish)) / 2);
+      const near = centres.slice(1).filter((c) => found.some((f) => Math.abs(f - c) <= 20));
+      expect(near.length).toBeGreaterThanOrEqual(centres.length - 3);
+      expect(found.length).toBeLessThanOrEqual(centres.length);
+    }
+  });
 });
