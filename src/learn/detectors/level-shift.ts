@@ -311,7 +311,8 @@ class LevelCheck {
         last = j;
       }
     }
-    return c - R + Math.round(((first + last) / 2) * stride);
+    const at = c - R + Math.round(((first + last) / 2) * stride);
+    return at < 0 ? 0 : at >= this.x.length ? this.x.length - 1 : at;
   }
 
   /**
