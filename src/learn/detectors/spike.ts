@@ -290,6 +290,11 @@ function scanSpikes(
   let bestS = 0;
   let bestI = 0;
   let bestL = 0;
+  // Where the feet of the scored point and of the run's best point are.
+  let atL = 0;
+  let atR = 0;
+  let bestAtL = 0;
+  let bestAtR = 0;
   // The smoothed series is computed at a lead j = i + W and kept in a ring; the lowest smoothed value
   // of [j - W, j] comes from a monotonic deque of indices (O(1) amortised) and is kept in a second
   // ring: for point i the lowest of each side's reach is that minimum at i and the one at i + W. Past
@@ -355,15 +360,16 @@ function scanSpikes(
         // within reach). A point of a baseline between two deeper spikes the other way meets a higher
         // neighbour at once, so it is no spike; a flat top counts at its first point.
         footL = footR = top;
+        atL = atR = i;
         for (let q = i - 1; q >= i - W && q >= 0; q--) {
           const v = smooth[q & mask];
           if (v >= top) break;
-          if (v < footL) footL = v;
+          if (v < footL) (footL = v), (atL = q);
         }
         for (let q = i + 1; q <= i + W && q < n; q++) {
           const v = smooth[q & mask];
           if (v > top) break;
-          if (v < footR) footR = v;
+          if (v < footR) (footR = v), (atR = q);
         }
         level = footL > footR ? footL : footR;
       }
@@ -385,32 +391,33 @@ function scanSpikes(
         bestS = s;
         bestI = i;
         bestL = level;
+        bestAtL = atL;
+        bestAtR = atR;
       }
       inRun = true;
       lastAbove = i;
     } else if (inRun && i - lastAbove > patience) {
       inRun = false;
-      emitSpike(x, t, base, m, echo, bestS, bestI, bestL, out);
+      emitSpike(x, t, base, m, echo, bestS, bestI, bestL, bestAtL, bestAtR, out);
     }
   }
-  if (inRun) emitSpike(x, t, base, m, echo, bestS, bestI, bestL, out);
+  if (inRun) emitSpike(x, t, base, m, echo, bestS, bestI, bestL, bestAtL, bestAtR, out);
 }
 
 /**
- * Whether the spike at `p` with half-height span [l, r] stays low past its feet (one half-height width
- * from the top, where a triangle's flank ends) for `minWidth` points on both sides: a level between
- * two spikes the other way, which are its "feet", rises right back past them; a spike does not.
+ * Whether the spike at `p` stays low past its feet (at `atL` and `atR`) for `minWidth` points on both
+ * sides: a level between two spikes the other way, which are its "feet", rises right back past them;
+ * a spike's flanks end on a baseline.
  */
-function standsAlone(x: Float64Array, l: number, r: number, p: number, level: number, m: SpikeModel): boolean {
+function standsAlone(x: Float64Array, atL: number, atR: number, p: number, level: number, m: SpikeModel): boolean {
   const cut = level + GUARD_SHARE * (coreMeanAt(x, p, m.coreRadius) - level);
-  const w = r - l + 1;
   const g = m.minWidth;
   const allowed = GUARD_SLACK * g;
   let over = 0;
-  for (let q = Math.max(0, p - w - g); q < p - w; q++) if (x[q] >= cut) over++;
+  for (let q = Math.max(0, atL - g); q < atL; q++) if (x[q] >= cut) over++;
   if (over > allowed) return false;
   over = 0;
-  for (let q = p + w + 1; q <= p + w + g && q < x.length; q++) if (x[q] >= cut) over++;
+  for (let q = atR + 1; q <= atR + g && q < x.length; q++) if (x[q] >= cut) over++;
   return over <= allowed;
 }
 
@@ -430,6 +437,8 @@ function emitSpike(
   bestS: number,
   bestI: number,
   bestL: number,
+  atL: number,
+  atR: number,
   out: Candidates,
 ): void {
   if (m.maxScore !== null && bestS > m.maxScore) return;
@@ -438,7 +447,7 @@ function emitSpike(
   const r = halfHeightSpan[1];
   const w = r - l + 1;
   if (w < m.minWidth || w > m.maxWidth) return;
-  if (!standsAlone(x, l, r, bestI, bestL, m)) return;
+  if (!standsAlone(x, atL, atR, bestI, bestL, m)) return;
   if (echoesSeasonally(t, base + bestI, bestS, m.seasonsMs, m.segmentHalfWidth, base, echo)) return;
   out.add(Math.min(l, bestI - m.segmentHalfWidth), Math.max(r, bestI + m.segmentHalfWidth), bestS);
 }
