@@ -12,8 +12,6 @@
  *   `seasonRatio` of the level's, or its residuals are much smaller at the level view's surprises):
  *   the verdict is then the smaller of the two, where yesterday's residual is the smaller one; a point
  *   is anomalous only if neither the recent level nor yesterday explains it;
- * - surprise average (scores only): an exponentially weighted mean of the recent clipped z, which
- *   rises on a change of behaviour (more noise, a new rhythm) that no single point shows;
  * - value rarity (scores only, `anomaly-values.ts`): how rarely the recent past visited the point's
  *   value bin. It leads the score: on NAB it ranks true anomalies above routine surprises far better
  *   than the residual views (a bursty series' bursts are large residuals but familiar values), which
@@ -49,10 +47,6 @@ export const DEFAULT_SCAN_SETTINGS: AnomalyScanSettings = {
 
 /** Settings of the per-point score that only the score function uses (NAB-style output). */
 export const SCORE_SETTINGS = {
-  /** Weight of the newest z in the surprise average (about 10 points). */
-  averageAlpha: 0.1,
-  /** The surprise average counts this much more than a single point's rarity (it is a smoother signal). */
-  averageWeight: 1.5,
   /**
    * After a score, lower scores of the next this-many points are dropped: one alarm per episode (a
    * held alarm pays one false positive per point). 400 points is about a day and a half at 5 minutes.
@@ -87,7 +81,7 @@ export const SCORE_SETTINGS = {
    */
   valueZ: 2,
   /**
-   * Weight of the residual views' scores (z rarity times its size, and the surprise average's) against
+   * Weight of the residual views' score (z rarity times its size) against
    * the value rarity: they then only matter where z is both rare and large (a sharp spike inside the
    * usual range of the values). 0.25 to 0.35 score alike on NAB, more costs false alarms.
    */
@@ -184,7 +178,7 @@ function zBin(z: number): number {
  * explains the point best; 0 for NaN points and during warm-up); when `score` is given, the score
  * (value rarity, or the residual views' score at `residualWeight`, whichever is larger; before the map
  * to [0, 1)); when `residual` is given, the residual views' score alone at full weight (rarity of z
- * times its size, or of the surprise average). Both are kept only at episode onsets, each with its own
+ * times its size). Both are kept only at episode onsets, each with its own
  * running peak: a score is kept only where it is higher than every score of the
  * `SCORE_SETTINGS.refractory` points before it (an approximation: the running peak is forgotten that
  * many points after it was set), so any threshold finds one detection at the start of an episode
@@ -203,8 +197,8 @@ export function scanAnomaly(
   const scoring = score !== undefined || residual !== undefined;
   const n = x.length;
   const k = s.clip;
-  // Histograms of z (tree at 0) and of the surprise average (tree at BINS + 1), as Fenwick trees.
-  const hist = scoring ? new Float64Array(2 * (BINS + 1)) : null;
+  // Histogram of z, as a Fenwick tree.
+  const hist = scoring ? new Float64Array(BINS + 1) : null;
   // Value view (see anomaly-values.ts): slot weights around the centre bin, the grid's bin width (0
   // until the values differ), the decaying range, the weight of the flat start, and its own weights.
   const VB = SCORE_SETTINGS.valueBins;
@@ -229,7 +223,6 @@ export function scanAnomaly(
   let expPeak = Infinity;
   const rw = SCORE_SETTINGS.residualWeight;
   const invValueZ = 1 / SCORE_SETTINGS.valueZ;
-  let averages = 0;
   let total = 0;
   // Weight of the current point in the histograms: it grows so that older points count for less.
   let w = 1;
@@ -240,7 +233,6 @@ export function scanAnomaly(
   let age = 0;
   let rPeak = -Infinity;
   let rAge = 0;
-  let average = 0;
   let level = 0;
   let scale = 0;
   let seen = 0;
@@ -403,28 +395,9 @@ export function scanAnomaly(
         let below = 0;
         for (let j = bz; j > 0; j -= j & -j) below += hist[j];
         const qz = (total - below + w) / (total + w);
-        average += SCORE_SETTINGS.averageAlpha * ((zi < k ? zi : k) - average);
-        const useAverage = seen > 3 * s.warmup;
-        let qa = 1;
-        let ba = 0;
-        if (useAverage) {
-          ba = zBin(average);
-          let belowA = 0;
-          for (let j = ba; j > 0; j -= j & -j) belowA += hist[BINS + 1 + j];
-          qa = (averages - belowA + w) / (total + w);
-        }
         // Residual score (full weight), unless bounded below both peaks it could matter for.
-        const bound = (1 / qz - 1) * LOG1P_ABOVE[bz];
-        const boundA = useAverage ? SCORE_SETTINGS.averageWeight * (1 / qa - 1) * LOG1P_ABOVE[ba] : 0;
         const needed = residual ? (score ? Math.min(rPeak, peak / rw) : rPeak) : peak / rw;
-        let res = -1;
-        if (bound >= needed || boundA >= needed) {
-          res = -Math.log(qz) * Math.log1p(zi);
-          if (useAverage) {
-            const sa = -SCORE_SETTINGS.averageWeight * Math.log(qa) * Math.log1p(average);
-            if (sa > res) res = sa;
-          }
-        }
+        const res = (1 / qz - 1) * LOG1P_ABOVE[bz] >= needed ? -Math.log(qz) * Math.log1p(zi) : -1;
         if (residual) rs = res;
         if (score) {
           sc = res < 0 ? -1 : rw * res;
@@ -434,17 +407,12 @@ export function scanAnomaly(
             if (sv > sc) sc = sv;
           }
         }
-        if (useAverage) {
-          for (let j = ba + 1; j <= BINS; j += j & -j) hist[BINS + 1 + j] += w;
-          averages += w;
-        }
         for (let j = bz + 1; j <= BINS; j += j & -j) hist[j] += w;
         total += w;
         w *= grow;
         if (w > RESCALE_ABOVE) {
           for (let b = 0; b < hist.length; b++) hist[b] *= RESCALE;
           total *= RESCALE;
-          averages *= RESCALE;
           w *= RESCALE;
         }
       }

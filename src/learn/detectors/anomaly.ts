@@ -242,9 +242,10 @@ function detectAnomalies(model: AnomalyModel, series: Series, fromIndex = 0): De
 /**
  * Causal per-point anomaly score in [0, 1): mainly how rarely the recent past took the point's value
  * (where the point also surprises the recent level), else, at a lower weight, the rarity of the point's
- * surprise (or of the recent average surprise) times its size; kept only at the start of an episode
- * (lower scores within `SCORE_SETTINGS.refractory` points after a higher one are 0). Only the model's scan settings are used, not its threshold or labels: this ranks points for
- * a threshold chosen elsewhere (e.g. one global threshold in a benchmark).
+ * surprise times its size; kept only at the start of an episode (lower scores within
+ * `SCORE_SETTINGS.refractory` points after a higher one are 0). Only the model's scan settings are
+ * used, not its threshold or labels: this ranks points for a threshold chosen elsewhere (e.g. one
+ * global threshold in a benchmark).
  *
  * @example
  * const s = anomalyScores(anomalyDetector.learn(series, noLabels), series); // s[i] uses points 0..i only
