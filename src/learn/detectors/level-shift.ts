@@ -63,6 +63,11 @@ const THRESHOLD_SHARE = 0.3;
 const NOISE_SCORE = 3;
 /** Share of a label's largest measured shift that its side windows must keep (see `chooseSideWindow`). */
 const CLEAN_SHARE = 0.6;
+/**
+ * Share of the smallest labeled shift by which a candidate must exceed its seasonal echo to be more
+ * than the daily step: about the smallest sibling (±30% heights go down to 0.54 of the smallest label).
+ */
+const EXCESS_SHARE = 0.5;
 
 /** Each window must hold at least this many values for a boundary to be scored. */
 function minWindowCount(B: number): number {
@@ -123,6 +128,20 @@ class LevelShiftEchoScorer implements EchoScorer {
 
   /** Series index of the candidate being checked: its own step is not its echo. */
   candidate = -1;
+  /**
+   * The candidate's shift (units of x), or NaN: an echo explains the candidate only when the candidate
+   * is not larger by at least `EXCESS_SHARE` of the smallest labeled shift (then a sibling sits on top
+   * of the daily step, and a person sees it).
+   */
+  candidateShift = NaN;
+  /** Shift (units of x) at the boundary `scoreOf` last scored. */
+  private lastShift = NaN;
+
+  /** Shift (units of x) at series index j. */
+  shiftAt(j: number): number {
+    this.scoreOf(j - this.base);
+    return this.lastShift;
+  }
 
   /**
    * The score at j, or -Infinity when the step that j sees lies elsewhere: with windows this long a
@@ -137,6 +156,10 @@ class LevelShiftEchoScorer implements EchoScorer {
     const c = j - this.base;
     const s = this.scoreOf(c);
     if (!(s >= need)) return s;
+    // invShift = 1 / (THRESHOLD_SHARE * smallest labeled shift); a version 1 model has no size unit.
+    if (this.invShift < Infinity && this.candidateShift - this.lastShift >= EXCESS_SHARE / THRESHOLD_SHARE / this.invShift) {
+      return -Infinity;
+    }
     // One forward sweep over the neighbourhood (the windows only move forward).
     const { left, right, x, around } = this;
     const minCount = minWindowCount(B);
@@ -175,7 +198,9 @@ class LevelShiftEchoScorer implements EchoScorer {
     right.reset(x);
     left.moveTo(c - g - B, c - g);
     right.moveTo(c + g, c + g + B);
-    return scoreFromWindows(left, right, minWindowCount(B), this.invShift, this.invSnr);
+    const minCount = minWindowCount(B);
+    this.lastShift = left.count >= minCount && right.count >= minCount ? shiftOf(left, right) : NaN;
+    return scoreFromWindows(left, right, minCount, this.invShift, this.invSnr);
   }
 }
 
@@ -467,6 +492,7 @@ function emitLevelShift(
   } else at = plateauCentre(x, bestC, bestS, g, B, invShift, invSnr);
   const centre = check.locate(at);
   echo.candidate = base + centre;
+  echo.candidateShift = echo.shiftAt(base + centre);
   if (echoesRecurringly(t, base + centre, bestS, m.seasonsMs, g + 1, base, echo)) return;
   out.add(centre - g, centre + g, bestS);
 }

@@ -123,4 +123,23 @@ describe('drop detector', () => {
       expect(found.length).toBeLessThanOrEqual(centres.length);
     }
   });
+
+  it('finds a drop that lands on the daily step of the same direction, but not the daily step alone', () => {
+    const day = 1440;
+    const s = background({ n: 6 * day, seed: 10 });
+    for (let k = 0; k < 6; k++) {
+      addStep(s, k * day + 540, -20);
+      addStep(s, k * day + 1020, 20);
+    }
+    addStep(s, 200, -10);
+    addStep(s, 350, 10);
+    // 8 points after that day's step: one step half again the daily one, which a person still sees
+    const sibling = 3 * day + 548;
+    addStep(s, sibling, -10);
+    addStep(s, sibling + 150, 10);
+    const model = dropDetector.learn(s, { positive: [spanOf(s, 196, 204)], negative: [] });
+    const found = dropDetector.detect(model, s).map((d) => (indexOf(d.start) + indexOf(d.finish)) / 2);
+    expect(found).toHaveLength(1);
+    expect(Math.abs(found[0] - sibling)).toBeLessThanOrEqual(12);
+  });
 });
