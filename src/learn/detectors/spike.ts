@@ -14,12 +14,12 @@ import { LearningError, type Detection, type Labels, type Model, type Series, ty
 
 /**
  * Shared maths of the peak and trough detectors. At point i, `core` is the mean of the 2 * coreRadius + 1
- * points around it (a matched filter for the spike's top; the smoothed series). The spike's `base` is
- * the higher of its two feet: the lowest smoothed value within `baseReach` points on each side. So the
- * height is how far the top stands over the side it falls back least to (its prominence): a spike on
- * the edge of a step or next to one keeps its own height (side means would mix in the other level), a
- * step's edge falls back to about itself on its high side, so it has no height, and on a slope the
- * height only loses the slope over the spike's half width.
+ * points around it (a matched filter for the spike's top; the smoothed series). The spike's base is
+ * the higher of its two feet: on each side, the lowest smoothed value within `baseReach` points and
+ * before the first one over the top. So the height is how far the top stands over the side it falls
+ * back least to (its prominence): a spike on the edge of a step or next to one keeps its own height
+ * (side means would mix in the other level), a step's edge falls back to about itself on its high
+ * side, so it has no height, and on a slope the height only loses the slope over the spike's half width.
  *
  * A spike is judged on two ratios, both like the labeled ones: its height in value units (so a sibling
  * in a noisier hour of the day is still found, and on a noise-free series the score does not explode)
@@ -27,7 +27,8 @@ import { LearningError, type Detection, type Labels, type Model, type Series, ty
  * which ignores level and slow trends), so noise alone does not pass. The score is the smaller of the
  * two ratios over their thresholds; 1 passes.
  * A candidate is the highest point of a run of scores over the threshold; it is kept when its width at
- * half height is like the labeled ones.
+ * half height is like the labeled ones, it stays low past its feet, and it does not recur with the
+ * day or week (see `echoesSeasonallyTwice`). Bounds come from the typical (median) labeled spike.
  */
 export interface SpikeModel extends Model {
   type: 'peak' | 'trough';
@@ -80,13 +81,13 @@ const NOISE_SCORE = 5.5;
  */
 const BASE_REACH = 2;
 /**
- * Past its feet a spike stays below this share of its height, up to `GUARD_SLACK` of the points
+ * Past its feet a spike stays below this share of its height, but for `GUARD_SLACK` of the points
  * (noise); the level between two spikes the other way is back at its full height there.
  */
 const GUARD_SHARE = 0.75;
+const GUARD_SLACK = 0.25;
 /** Least height over local noise of a labeled spike (mean absolute differences of neighbours). */
 const MIN_LABEL_SNR = 2;
-const GUARD_SLACK = 0.25;
 
 /** Mean of the finite values in [i - r, i + r] (NaN when none): the spike's smoothed core. */
 function coreMeanAt(x: Float64Array, i: number, r: number): number {

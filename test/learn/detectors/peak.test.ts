@@ -68,6 +68,16 @@ describe('peak detector', () => {
     expect(Math.abs(centres[1] - 2500)).toBeLessThanOrEqual(3);
   });
 
+  it('takes a spike at the same time every day for the daily pattern, but not two siblings a day apart', () => {
+    const s = background({ n: 5 * 1440, seed: 15, noise: 0.2, daily: 0 });
+    addSpike(s, 600, 8, 12);
+    addSpike(s, 1440 + 300, 7, 12);
+    addSpike(s, 2 * 1440 + 300, 7, 11);
+    for (let d = 0; d < 5; d++) addSpike(s, d * 1440 + 1100, 8, 12);
+    const found = peakDetector.detect(peakDetector.learn(s, { positive: [spanOf(s, 594, 606)], negative: [] }), s);
+    expect(found.map((d) => Math.round((indexOf(d.start) + indexOf(d.finish)) / 2))).toEqual([1740, 3180]);
+  });
+
   it('does not find narrower spikes after a second label whose top carries a blip', () => {
     const s = background({ n: 4000, seed: 12, noise: 0.2, daily: 0 });
     addSpike(s, 500, 8, 12);
