@@ -582,12 +582,14 @@ export function learnLevelShift(type: 'jump' | 'drop', series: Series, labels: L
     excluded: mergedSpans([...labels.positive, ...labels.negative]),
   };
   // Filter the seasons that the labeled shifts do not recur in themselves: a shift this model would
-  // report (of any of the siblings' sizes, not only as large as the label) a season from a label.
+  // report (of any of the siblings' sizes, not only as large as the label) a season from every label.
+  // One label with a sibling a day away is a coincidence, and must not let a second label bring the
+  // daily pattern back.
   const invShift = 1 / unitShiftN;
   const invSnr = 1 / model.unitSnr;
   const echo = new LevelShiftEchoScorer(x, 0, g, B, invShift, invSnr);
   model.seasonsMs = seasonsToFilter(series.t, (P) =>
-    bounds.some((c) => {
+    bounds.every((c) => {
       echo.candidate = c;
       return recursSeasonally(series.t, c, model.threshold, [P], g + 1, 0, echo);
     }),

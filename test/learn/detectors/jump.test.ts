@@ -152,4 +152,24 @@ describe('jump detector', () => {
     expect(found).toHaveLength(1);
     expect(Math.abs(found[0] - sibling)).toBeLessThanOrEqual(12);
   });
+
+  it('keeps skipping the daily pattern when only one of two labels has a sibling a day away', () => {
+    const day = 1440;
+    const s = background({ n: 6 * day, seed: 11 });
+    for (let k = 0; k < 6; k++) {
+      addStep(s, k * day + 540, 10);
+      addStep(s, k * day + 1020, -10);
+    }
+    const labeled = [200, 2 * day + 300];
+    const siblings = [3 * day + 300, 5 * day + 100];
+    for (const c of [...labeled, ...siblings]) {
+      addStep(s, c, 10);
+      addStep(s, c + 150, -10);
+    }
+    const positive = labeled.map((c) => spanOf(s, c - 4, c + 4));
+    const model = jumpDetector.learn(s, { positive, negative: [] });
+    const found = jumpDetector.detect(model, s).map((d) => (indexOf(d.start) + indexOf(d.finish)) / 2);
+    expect(found).toHaveLength(siblings.length);
+    found.forEach((c, i) => expect(Math.abs(c - siblings[i])).toBeLessThanOrEqual(6));
+  });
 });
