@@ -110,7 +110,9 @@ describe('learning and alerting on a real InfluxDB (Node host)', () => {
     // Watch it: a new peak arrives after the last point seen, a tick detects it and fires 'alert'.
     expect((await call('/alerts', 'POST', { anomaly_id: id, enable: true })).body).toEqual({ status: 'Ok' });
     const t0 = end + MINUTE;
-    const fresh = { centre: t0 + 5 * MINUTE, height: 9, halfWidth: 2 };
+    // A peak is judged once it has come back down: its half width plus a few points of side window
+    // after its top (6 points for this label), so the new data runs 6 minutes past it.
+    const fresh = { centre: t0 + 4 * MINUTE, height: 9, halfWidth: 2 };
     await influx.writeLines(DB, lines(t0, t0 + 10 * MINUTE, [fresh]));
     clockOffset = t0 + 10.5 * MINUTE - Date.now();
     // The receiver is down at first: the alert stays queued (GET / counts it) and goes out once it is back.
