@@ -5,8 +5,8 @@
  * per profile swept over all scores. `npm run bench -- nab [--per-file]` prints JSON, then a table.
  *
  * A second line scores what the server reports: the segments of `detect` (starting where the same
- * score, or the residual score alone, reaches the global `SCORE_THRESHOLD` and z is over the model's
- * threshold), run causally in chunks of `DETECT_CHUNK` rows (detect on the rows so far, `fromIndex` at
+ * score, or the residual score alone for a rare surprise, reaches the global `SCORE_THRESHOLD` and z
+ * is over the model's threshold), run causally in chunks of `DETECT_CHUNK` rows (detect on the rows so far, `fromIndex` at
  * the chunk start, as the scheduled detect job does); each segment's first row is one alarm. No threshold is swept there: the
  * server has one, so this line is what a user of the server would get.
  */
@@ -120,14 +120,31 @@ export default async function nab(args: string[]) {
   const detectStarted = performance.now();
   const alarmed = files.map((f) => ({ key: f.key, scores: nabDetectAlarms(f), windows: f.windows }));
   const detectMs = performance.now() - detectStarted;
-  const serverProfiles: Record<string, { score: number; alarms: number }> = {};
-  let alarmCount = 0;
-  for (const f of alarmed) for (let i = probationRows(f.scores.length); i < f.scores.length; i++) alarmCount += f.scores[i];
+  const serverProfiles: Record<string, { score: number; alarms: number; perCategory: Record<string, number> }> = {};
+  const alarmsOf = (fs: typeof alarmed) => {
+    let count = 0;
+    for (const f of fs) for (let i = probationRows(f.scores.length); i < f.scores.length; i++) count += f.scores[i];
+    return count;
+  };
+  const alarmCount = alarmsOf(alarmed);
+  const alarmsPerCategory = Object.fromEntries(categories.map((c) => [c, alarmsOf(alarmed.filter((f) => f.key.startsWith(`${c}/`)))]));
   for (const name of Object.keys(NAB_PROFILES) as NabProfileName[]) {
-    const r = nabRawScore(alarmed, NAB_PROFILES[name], 1);
-    serverProfiles[name] = { score: nabNormalized(r.score, r.windows, NAB_PROFILES[name]), alarms: alarmCount };
+    const p = NAB_PROFILES[name];
+    const r = nabRawScore(alarmed, p, 1);
+    const perCategory: Record<string, number> = {};
+    for (const c of categories) {
+      const rc = nabRawScore(
+        alarmed.filter((f) => f.key.startsWith(`${c}/`)),
+        p,
+        1,
+      );
+      perCategory[c] = rc.windows > 0 ? nabNormalized(rc.score, rc.windows, p) : rc.score;
+    }
+    serverProfiles[name] = { score: nabNormalized(r.score, r.windows, p), alarms: alarmCount, perCategory };
   }
-  Object.assign(json, { detect: { scoreThreshold: SCORE_THRESHOLD, chunkRows: DETECT_CHUNK, detectMs: Math.round(detectMs), alarmsAfterProbation: alarmCount, profiles: serverProfiles } });
+  Object.assign(json, {
+    detect: { scoreThreshold: SCORE_THRESHOLD, chunkRows: DETECT_CHUNK, detectMs: Math.round(detectMs), alarmsAfterProbation: alarmCount, alarmsPerCategory, profiles: serverProfiles },
+  });
   console.log(JSON.stringify(json, null, 2));
 
   console.log('\ndetector               standard  low FP  low FN');
@@ -138,16 +155,22 @@ export default async function nab(args: string[]) {
   for (const [name, ...s] of PUBLISHED) console.log(`${name.padEnd(22)}${s.map(fmt).join('  ')}`);
   console.log(`\ncategory (θ per profile) ${Object.values(profiles).map((p) => (p.theta ?? Infinity).toFixed(4)).join(' / ')}`);
   for (const c of categories) console.log(`${c.padEnd(24)}${Object.values(profiles).map((p) => fmt(p.perCategory[c])).join('  ')}`);
+  console.log('\ncategory, server detect()                                  alarms');
+  for (const c of categories) {
+    console.log(`${c.padEnd(24)}${Object.values(serverProfiles).map((p) => fmt(p.perCategory[c])).join('  ')}${String(alarmsPerCategory[c]).padStart(8)}`);
+  }
 
   if (args.includes('--per-file')) {
     const p = NAB_PROFILES.standard;
     const th = profiles.standard.theta ?? Infinity;
-    console.log('\nfile (standard θ; alarms after probation)                  windows   score  alarms');
-    for (const f of scored) {
+    console.log('\nfile (standard; alarms after probation)             windows   swept θ: score alarms   detect: score alarms');
+    scored.forEach((f, k) => {
       const r = nabRawScore([f], p, th);
       let alarms = 0;
       for (let i = probationRows(f.scores.length); i < f.scores.length; i++) if (f.scores[i] >= th) alarms++;
-      console.log(`${f.key.padEnd(60)}${String(f.windows.length).padStart(4)}${r.score.toFixed(2).padStart(8)}${String(alarms).padStart(7)}`);
-    }
+      const served = nabRawScore([alarmed[k]], p, 1);
+      const cells = [r.score.toFixed(2).padStart(17), String(alarms).padStart(7), served.score.toFixed(2).padStart(17), String(alarmsOf([alarmed[k]])).padStart(7)];
+      console.log(`${f.key.padEnd(52)}${String(f.windows.length).padStart(4)}${cells.join('')}`);
+    });
   }
 }

@@ -84,6 +84,20 @@ describe('anomaly detector', () => {
     expect(decoysAfter).toBeLessThanOrEqual(decoysBefore / 2);
   });
 
+  it('does not alarm on the routine spikes of a spiky series, only on one it has not seen the like of', () => {
+    // A +40 spike every 100 points: each is a huge residual, but one point in a hundred is as large, so
+    // the surprise is not rare (MIN_SURPRISE_RARITY); once the spike values are familiar, only the
+    // spike two and a half times as high stands out. Before the rarity rule most of them alarmed.
+    const s = background({ n: 8000, seed: 3, trend: 0, daily: 0 });
+    for (let c = 100; c < 8000; c += 100) addSpike(s, c, 40, 1);
+    addSpike(s, 7017, 100, 1);
+    const starts = anomalyDetector.detect(anomalyDetector.learn(s, noLabels), s).map((d) => indexOf(d.start));
+    const later = starts.filter((x) => x >= 1000);
+    expect(later).toContain(7017);
+    // 70 routine spikes after the first 1000 points: at most a tenth of them alarm.
+    expect(later.filter((x) => x !== 7017).length).toBeLessThanOrEqual(7);
+  });
+
   it('learns a daily rhythm: after the first days a busy-hours square wave is normal, a spike in it is not', () => {
     const s = officeHours(8);
     addSpike(s, 6 * DAY_POINTS + 700, 12, 1);
