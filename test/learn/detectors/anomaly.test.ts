@@ -98,6 +98,17 @@ describe('anomaly detector', () => {
     expect(later.filter((x) => x !== 7017).length).toBeLessThanOrEqual(7);
   });
 
+  it.each([1, 2, 3, 4])('flags a sustained move to new values whose single points are only moderate surprises (seed %i)', (seed) => {
+    // A 5σ shift: a point's z (in mean absolute residuals, 0.8σ) is about 6, often below; the value
+    // score sees new values and the first points after the shift together stand out (SUSTAINED_POINTS).
+    const s = background({ n: 8000, seed, trend: 0, daily: 0 });
+    addStep(s, 6000, 5);
+    const starts = anomalyDetector.detect(anomalyDetector.learn(s, noLabels), s).map((d) => indexOf(d.start));
+    expect(starts).toHaveLength(1);
+    expect(starts[0]).toBeGreaterThanOrEqual(6000);
+    expect(starts[0]).toBeLessThanOrEqual(6005);
+  });
+
   it('learns a daily rhythm: after the first days a busy-hours square wave is normal, a spike in it is not', () => {
     const s = officeHours(8);
     addSpike(s, 6 * DAY_POINTS + 700, 12, 1);
