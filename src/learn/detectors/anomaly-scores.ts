@@ -194,11 +194,106 @@ export function scanAnomaly(
   score?: Float64Array,
   residual?: Float64Array,
 ): void {
-  const scoring = score !== undefined || residual !== undefined;
   const n = x.length;
-  const k = s.clip;
-  // Histogram of z, as a Fenwick tree.
-  const hist = scoring ? new Float64Array(BINS + 1) : null;
+  const scoring = score !== undefined || residual !== undefined;
+  const st = new Float64Array(STATE_SIZE);
+  const counters = new Int32Array(COUNTERS);
+  st[S_CLIP] = s.clip;
+  st[S_WARMUP] = s.warmup;
+  st[S_SEASON_RATIO] = s.seasonRatio;
+  st[S_FLOOR] = s.floor;
+  st[S_LEVEL_ALPHA] = s.levelAlpha;
+  st[S_SCALE_ALPHA] = s.scaleAlpha;
+  st[S_PEAK] = -Infinity;
+  st[S_R_PEAK] = -Infinity;
+  st[S_EXP_PEAK] = Infinity;
+  st[S_W] = 1;
+  st[S_V_W] = 1;
+  st[S_SUPPORT] = 1;
+  st[S_RATIO] = 1;
+  // Histogram of z, as a Fenwick tree; value view slot weights (see anomaly-values.ts) and scratch.
+  const hist = scoring ? new Float64Array(BINS + 1) : NONE;
+  const cnt = score ? new Float64Array(4 * SCORE_SETTINGS.valueBins) : NONE;
+  const tmp = score ? new Float64Array(4 * SCORE_SETTINGS.valueBins) : NONE;
+  const flags = (score ? HAS_SCORE : 0) | (residual ? HAS_RESIDUAL : 0);
+  // In chunks: a function called once per scan with one long loop gets optimized on the stack (OSR)
+  // from the feedback of a single call, so every new detect call starts in the interpreter again and
+  // the optimized code deoptimizes on the first branch the first call had not taken. Called for every
+  // chunk, it is optimized as a whole from complete feedback and stays optimized across calls.
+  for (let from = 0; from < n; from += CHUNK) {
+    scanChunk(t, x, z, score ?? NONE, residual ?? NONE, hist, cnt, tmp, st, counters, flags, from, from + CHUNK < n ? from + CHUNK : n);
+  }
+}
+
+/** Points per `scanChunk` call: the state is saved and restored once a chunk, which is exact and cheap. */
+const CHUNK = 4096;
+const NONE = new Float64Array(0);
+const HAS_SCORE = 1;
+const HAS_RESIDUAL = 2;
+// Slots of the scan state kept between chunks (settings first).
+const S_CLIP = 0;
+const S_WARMUP = 1;
+const S_SEASON_RATIO = 2;
+const S_FLOOR = 3;
+const S_LEVEL_ALPHA = 4;
+const S_SCALE_ALPHA = 5;
+const S_V_H = 6;
+const S_V_INV_H = 7;
+const S_V_C = 8;
+const S_V_HI = 9;
+const S_V_LO = 10;
+const S_V_PREV = 11;
+const S_V_FLAT = 12;
+const S_V_TOTAL = 13;
+const S_V_W = 14;
+const S_V_SEEN = 15;
+const S_EXP_PEAK = 16;
+const S_TOTAL = 17;
+const S_W = 18;
+const S_PEAK = 19;
+const S_R_PEAK = 20;
+const S_LEVEL = 21;
+const S_SCALE = 22;
+const S_HI = 23;
+const S_LO = 24;
+const S_SUPPORT = 25;
+const S_D_SCALE = 26;
+const S_D_DRIFT = 27;
+const S_RATIO = 28;
+const STATE_SIZE = 29;
+// Counters and indices, kept as integers (an index loaded as a double is converted at every use).
+const I_AGE = 0;
+const I_R_AGE = 1;
+const I_SEEN = 2;
+const I_JD = 3;
+const I_D_SEEN = 4;
+const COUNTERS = 5;
+
+/** Points [from, to) of the scan, from and back into the state `st`; arrays not in use are `NONE`. */
+function scanChunk(
+  t: Float64Array,
+  x: Float64Array,
+  z: Float64Array,
+  score: Float64Array,
+  residual: Float64Array,
+  hist: Float64Array,
+  cnt: Float64Array,
+  tmp: Float64Array,
+  st: Float64Array,
+  counters: Int32Array,
+  flags: number,
+  from: number,
+  to: number,
+): void {
+  const hasScore = (flags & HAS_SCORE) !== 0;
+  const hasResidual = (flags & HAS_RESIDUAL) !== 0;
+  const scoring = hasScore || hasResidual;
+  const k = st[S_CLIP];
+  const warmup = st[S_WARMUP];
+  const seasonRatio = st[S_SEASON_RATIO];
+  const floorShare = st[S_FLOOR];
+  const levelAlpha = st[S_LEVEL_ALPHA];
+  const scaleAlpha = st[S_SCALE_ALPHA];
   // Value view (see anomaly-values.ts): slot weights around the centre bin, the grid's bin width (0
   // until the values differ), the decaying range, the weight of the flat start, and its own weights.
   const VB = SCORE_SETTINGS.valueBins;
@@ -206,65 +301,63 @@ export function scanAnomaly(
   const half = 2 * VB;
   const spread = SCORE_SETTINGS.valueSpread;
   const prior = SCORE_SETTINGS.valuePrior;
-  const cnt = score ? new Float64Array(slots) : null;
-  const tmp = score ? new Float64Array(slots) : null;
-  let vH = 0;
-  let vInvH = 0; // 1 / vH, exact (a power of two)
-  let vC = 0;
-  let vHi = 0;
-  let vLo = 0;
-  let vPrev = 0;
-  let vFlat = 0;
-  let vTotal = 0;
-  let vW = 1;
-  let vSeen = false;
+  let vH = st[S_V_H];
+  let vInvH = st[S_V_INV_H]; // 1 / vH, exact (a power of two)
+  let vC = st[S_V_C];
+  let vHi = st[S_V_HI];
+  let vLo = st[S_V_LO];
+  let vPrev = st[S_V_PREV];
+  let vFlat = st[S_V_FLAT];
+  let vTotal = st[S_V_TOTAL];
+  let vW = st[S_V_W];
+  let vSeen = st[S_V_SEEN] !== 0;
   const vDecay = 1 / SCORE_SETTINGS.memory;
   // exp(-peak): a point whose value share is at least this cannot beat the peak through its value rarity.
-  let expPeak = Infinity;
+  let expPeak = st[S_EXP_PEAK];
   const rw = SCORE_SETTINGS.residualWeight;
   const invValueZ = 1 / SCORE_SETTINGS.valueZ;
-  let total = 0;
+  let total = st[S_TOTAL];
   // Weight of the current point in the histograms: it grows so that older points count for less.
-  let w = 1;
+  let w = st[S_W];
   const grow = 1 / (1 - 1 / SCORE_SETTINGS.memory);
   // Onset filter state (see sparseOnsets): the running peak and the points since it was set.
   const refractory = SCORE_SETTINGS.refractory;
-  let peak = -Infinity;
-  let age = 0;
-  let rPeak = -Infinity;
-  let rAge = 0;
-  let level = 0;
-  let scale = 0;
-  let seen = 0;
-  let hi = 0;
-  let lo = 0;
-  let jd = 0; // index of the point closest to one day ago
-  let support = 1; // how much smaller the daily view's z is where the level view is surprised, smoothed
-  let dScale = 0;
-  let dDrift = 0;
-  let dSeen = 0;
-  let ratio = 1; // daily scale over level scale, smoothed
-  const invScaleAlpha = 1 / s.scaleAlpha;
-  for (let i = 0; i < n; i++) {
+  let peak = st[S_PEAK];
+  let age = counters[I_AGE];
+  let rPeak = st[S_R_PEAK];
+  let rAge = counters[I_R_AGE];
+  let level = st[S_LEVEL];
+  let scale = st[S_SCALE];
+  let seen = counters[I_SEEN];
+  let hi = st[S_HI];
+  let lo = st[S_LO];
+  let jd = counters[I_JD]; // index of the point closest to one day ago
+  let support = st[S_SUPPORT]; // how much smaller the daily view's z is where the level view is surprised, smoothed
+  let dScale = st[S_D_SCALE];
+  let dDrift = st[S_D_DRIFT];
+  let dSeen = counters[I_D_SEEN];
+  let ratio = st[S_RATIO]; // daily scale over level scale, smoothed
+  const invScaleAlpha = 1 / scaleAlpha;
+  for (let i = from; i < to; i++) {
     z[i] = 0;
     // Raw score of the point: 0 unless it is scored below, -1 where it is known to be below the peak.
     let sc = 0;
     let rs = 0;
-    if (score) {
+    if (hasScore) {
       score[i] = 0;
       if (++age > refractory) {
         peak = -Infinity;
         expPeak = Infinity;
       }
     }
-    if (residual) {
+    if (hasResidual) {
       residual[i] = 0;
       if (++rAge > refractory) rPeak = -Infinity;
     }
     const xi = x[i];
     // Value view: every finite point, warm-up included; qv is the share of the past weight near xi.
     let qv = 1;
-    if (cnt && tmp && xi === xi) {
+    if (hasScore && xi === xi) {
       if (!vSeen) {
         vHi = vLo = vPrev = xi;
         vSeen = true;
@@ -327,12 +420,12 @@ export function scanAnomaly(
         hi = lo = level = xi;
         seen = 1;
       }
-      if (score && 0 >= peak) {
+      if (hasScore && 0 >= peak) {
         peak = 0;
         expPeak = 1;
         age = 0;
       }
-      if (residual && 0 >= rPeak) {
+      if (hasResidual && 0 >= rPeak) {
         rPeak = 0;
         rAge = 0;
       }
@@ -342,7 +435,7 @@ export function scanAnomaly(
     const shrink = RANGE_DECAY * (hi - lo);
     hi = hi - shrink > xi ? hi - shrink : xi;
     lo = lo + shrink < xi ? lo + shrink : xi;
-    const floor = s.floor * (hi - lo);
+    const floor = floorShare * (hi - lo);
     const r = xi - level;
     const ar = r < 0 ? -r : r;
     const div = scale > floor ? scale : floor > 0 ? floor : 1e-300;
@@ -365,30 +458,30 @@ export function scanAnomaly(
       const d = xi - xj - dDrift;
       const e = d < 0 ? -d : d;
       const zd = e / (dScale > floor ? dScale : floor > 0 ? floor : 1e-300);
-      if (dSeen > 2 * s.warmup && zLevel > SURPRISED) {
+      if (dSeen > 2 * warmup && zLevel > SURPRISED) {
         const q = e < ar ? e / ar : 1;
         support += SUPPORT_ALPHA * (q - support);
       }
       // Yesterday lowers the verdict only where it predicts the point better than the level does (a
       // smaller residual), not merely because its scale is larger.
-      if (seen >= s.warmup && dSeen > 2 * s.warmup && (ratio < s.seasonRatio || support < SUPPORTED) && zd < zi && e < ar) zi = zd;
+      if (seen >= warmup && dSeen > 2 * warmup && (ratio < seasonRatio || support < SUPPORTED) && zd < zi && e < ar) zi = zd;
       const lim = k * dScale;
       const dc = dScale > 0 && e > lim ? (d > 0 ? lim : -lim) : d;
       const ec = dc < 0 ? -dc : dc;
       dSeen++;
       // Running means at first, then exponential: the first residuals weigh as much as later ones.
-      const w = dSeen < invScaleAlpha ? 1 / dSeen : s.scaleAlpha;
-      dScale += w * (ec - dScale);
-      dDrift += w * dc;
+      const wd = dSeen < invScaleAlpha ? 1 / dSeen : scaleAlpha;
+      dScale += wd * (ec - dScale);
+      dDrift += wd * dc;
       if (scale > 0) {
         const q = dScale / scale;
-        ratio += s.scaleAlpha * ((q < 2 ? q : 2) - ratio);
+        ratio += scaleAlpha * ((q < 2 ? q : 2) - ratio);
       }
     }
 
-    if (seen >= s.warmup) {
+    if (seen >= warmup) {
       z[i] = zi;
-      if (hist) {
+      if (scoring) {
         // Inlined: a call per point returning a double costs more than the work. Rarity is
         // -log((weight at or above the bin + w) / (total + w)), at most 1 / q - 1 for that ratio q.
         const bz = zBin(zi);
@@ -396,10 +489,12 @@ export function scanAnomaly(
         for (let j = bz; j > 0; j -= j & -j) below += hist[j];
         const qz = (total - below + w) / (total + w);
         // Residual score (full weight), unless bounded below both peaks it could matter for.
-        const needed = residual ? (score ? Math.min(rPeak, peak / rw) : rPeak) : peak / rw;
+        // The lower of the peaks that matter (only compared with, so the sign of a zero does not matter).
+        const pr = peak / rw;
+        const needed = hasResidual ? (hasScore && pr < rPeak ? pr : rPeak) : pr;
         const res = (1 / qz - 1) * LOG1P_ABOVE[bz] >= needed ? -Math.log(qz) * Math.log1p(zi) : -1;
-        if (residual) rs = res;
-        if (score) {
+        if (hasResidual) rs = res;
+        if (hasScore) {
           sc = res < 0 ? -1 : rw * res;
           // Value rarity, unless its share of the histogram shows it below the peak.
           if (qv < expPeak) {
@@ -417,7 +512,7 @@ export function scanAnomaly(
         }
       }
     }
-    if (score && sc >= 0) {
+    if (hasScore && sc >= 0) {
       if (sc > peak) score[i] = sc;
       if (sc >= peak) {
         if (sc > peak) expPeak = Math.exp(-sc);
@@ -425,7 +520,7 @@ export function scanAnomaly(
         age = 0;
       }
     }
-    if (residual && rs >= 0) {
+    if (hasResidual && rs >= 0) {
       if (rs > rPeak) residual[i] = rs;
       if (rs >= rPeak) {
         rPeak = rs;
@@ -436,12 +531,40 @@ export function scanAnomaly(
     const limit = k * scale;
     const rc = scale > 0 && ar > limit ? (r > 0 ? limit : -limit) : r;
     seen++;
-    if (seen <= s.warmup) {
+    if (seen <= warmup) {
       level += r / seen;
       scale += (ar - scale) / (seen - 1);
     } else {
-      level += s.levelAlpha * rc;
-      scale += s.scaleAlpha * ((rc < 0 ? -rc : rc) - scale);
+      level += levelAlpha * rc;
+      scale += scaleAlpha * ((rc < 0 ? -rc : rc) - scale);
     }
   }
+  st[S_V_H] = vH;
+  st[S_V_INV_H] = vInvH;
+  st[S_V_C] = vC;
+  st[S_V_HI] = vHi;
+  st[S_V_LO] = vLo;
+  st[S_V_PREV] = vPrev;
+  st[S_V_FLAT] = vFlat;
+  st[S_V_TOTAL] = vTotal;
+  st[S_V_W] = vW;
+  st[S_V_SEEN] = vSeen ? 1 : 0;
+  st[S_EXP_PEAK] = expPeak;
+  st[S_TOTAL] = total;
+  st[S_W] = w;
+  st[S_PEAK] = peak;
+  counters[I_AGE] = age;
+  st[S_R_PEAK] = rPeak;
+  counters[I_R_AGE] = rAge;
+  st[S_LEVEL] = level;
+  st[S_SCALE] = scale;
+  counters[I_SEEN] = seen;
+  st[S_HI] = hi;
+  st[S_LO] = lo;
+  counters[I_JD] = jd;
+  st[S_SUPPORT] = support;
+  st[S_D_SCALE] = dScale;
+  st[S_D_DRIFT] = dDrift;
+  counters[I_D_SEEN] = dSeen;
+  st[S_RATIO] = ratio;
 }
