@@ -5,10 +5,11 @@
  * per profile swept over all scores. `npm run bench -- nab [--per-file]` prints JSON, then a table.
  *
  * A second line scores what the server reports: the segments of `detect` (starting where the same
- * score, or the residual score alone for a rare surprise, reaches the global `SCORE_THRESHOLD` and z
- * is over the model's threshold), run causally in chunks of `DETECT_CHUNK` rows (detect on the rows so far, `fromIndex` at
- * the chunk start, as the scheduled detect job does); each segment's first row is one alarm. No threshold is swept there: the
- * server has one, so this line is what a user of the server would get.
+ * score reaches the global `SCORE_THRESHOLD` and the point, or the last few points together, stand
+ * out of the recent level, or where the residual score alone does for a rare surprise), run causally
+ * in chunks of `DETECT_CHUNK` rows (detect on the rows so far, `fromIndex` at the chunk start, as the
+ * scheduled detect job does); each segment's first row is one alarm. No threshold is swept there: the
+ * server has one, so this line is what a user of the server would get. `--per-file` lists both lines.
  */
 import { anomalyDetector, anomalyScores, SCORE_THRESHOLD } from '../src/learn/detectors/anomaly';
 import { loadNab, type NabFile } from './lib/nab-data';
