@@ -271,53 +271,126 @@ function scanSpikes(
   out: Candidates,
 ): void {
   const n = x.length;
-  const h = m.halfExclusion;
-  const B = m.sideWindow;
-  const rc = m.coreRadius;
   const W = m.baseReach;
-  const noiseLeft = new SlidingWindowStats(x);
-  const noiseRight = new SlidingWindowStats(x);
-  const NB = NOISE_SPAN * B;
-  const minCount = minSideCount(B);
-  const invHeight = unitHeight > 0 ? 1 / unitHeight : Infinity;
-  const invSnr = 1 / m.unitSnr;
-  // A run of scores over the threshold ends after this many points below it (noise dips).
-  const patience = rc + 1;
-  const echo = new SpikeEchoScorer(x, base, m, invHeight, invSnr);
-  // Run state lives in locals and a finished run goes to `emitSpike`, a module function: a closure made
-  // per scan was a new call target on every detect, so the optimized loop deoptimized each time.
-  let inRun = false;
-  let lastAbove = 0;
-  let bestS = 0;
-  let bestI = 0;
-  let bestL = 0;
-  // Where the feet of the scored point and of the run's best point are.
-  let atL = 0;
-  let atR = 0;
-  let bestAtL = 0;
-  let bestAtR = 0;
   // The smoothed series is computed at a lead j = i + W and kept in a ring; the lowest smoothed value
   // of [j - W, j] comes from a monotonic deque of indices (O(1) amortised) and is kept in a second
   // ring: for point i the lowest of each side's reach is that minimum at i and the one at i + W. Past
   // the end the lead goes on without new values, so the right side covers [i, n) only.
   let size = 4;
   while (size < 2 * W + 2) size <<= 1;
-  const mask = size - 1;
-  const smooth = new Float64Array(size);
-  const lowest = new Float64Array(size);
-  const deque = new Int32Array(size);
-  let head = 0;
-  let tail = 0;
+  const scan: SpikeScan = {
+    x,
+    t,
+    base,
+    m,
+    out,
+    noiseLeft: new SlidingWindowStats(x),
+    noiseRight: new SlidingWindowStats(x),
+    echo: new SpikeEchoScorer(x, base, m, unitHeight > 0 ? 1 / unitHeight : Infinity, 1 / m.unitSnr),
+    smooth: new Float64Array(size),
+    lowest: new Float64Array(size),
+    deque: new Int32Array(size),
+    ints: new Int32Array(SPIKE_INTS),
+    doubles: new Float64Array(SPIKE_DOUBLES),
+  };
   const first = start < 0 ? 0 : start;
   const lead0 = first - W > 0 ? first - W : 0;
+  const end = n + W;
+  // In chunks: a function called once per detect with one long loop is optimized on the stack from a
+  // single call's feedback and deoptimizes at the next call's first untaken branch, so every detect
+  // started in the interpreter again; called per chunk, it is optimized as a whole and stays so.
+  for (let j = lead0; j < end; j += SPIKE_CHUNK) {
+    scanSpikesChunk(scan, unitHeight, threshold, first, lead0, j, j + SPIKE_CHUNK < end ? j + SPIKE_CHUNK : end);
+  }
+  const ints = scan.ints;
+  const doubles = scan.doubles;
+  if (ints[SI_IN_RUN] !== 0) {
+    emitSpike(x, t, base, m, scan.echo, doubles[SD_BEST_S], ints[SI_BEST_I], doubles[SD_BEST_L], ints[SI_BEST_AT_L], ints[SI_BEST_AT_R], out);
+  }
+}
+
+/** Points of `scanSpikes` per chunk; the scan state is saved and restored once a chunk (exact). */
+const SPIKE_CHUNK = 4096;
+// Integer and double slots of the scan state kept between chunks.
+const SI_IN_RUN = 0;
+const SI_LAST_ABOVE = 1;
+const SI_BEST_I = 2;
+const SI_AT_L = 3;
+const SI_AT_R = 4;
+const SI_BEST_AT_L = 5;
+const SI_BEST_AT_R = 6;
+const SI_HEAD = 7;
+const SI_TAIL = 8;
+const SI_CNT_C = 9;
+const SI_SINCE_RECOMPUTE = 10;
+const SPIKE_INTS = 11;
+const SD_BEST_S = 0;
+const SD_BEST_L = 1;
+const SD_SUM_C = 2;
+const SPIKE_DOUBLES = 3;
+
+/** What a spike scan works with, and its state between chunks. */
+interface SpikeScan {
+  x: Float64Array;
+  t: Float64Array;
+  base: number;
+  m: SpikeModel;
+  out: Candidates;
+  noiseLeft: SlidingWindowStats;
+  noiseRight: SlidingWindowStats;
+  echo: SpikeEchoScorer;
+  smooth: Float64Array;
+  lowest: Float64Array;
+  deque: Int32Array;
+  ints: Int32Array;
+  doubles: Float64Array;
+}
+
+/** Lead positions [from, to) of `scanSpikes` (point i = j - baseReach). */
+function scanSpikesChunk(
+  scan: SpikeScan,
+  unitHeight: number,
+  threshold: number,
+  first: number,
+  lead0: number,
+  from: number,
+  to: number,
+): void {
+  const { x, t, base, m, out, noiseLeft, noiseRight, echo, smooth, lowest, deque, ints, doubles } = scan;
+  const n = x.length;
+  const h = m.halfExclusion;
+  const B = m.sideWindow;
+  const rc = m.coreRadius;
+  const W = m.baseReach;
+  const NB = NOISE_SPAN * B;
+  const minCount = minSideCount(B);
+  const invHeight = unitHeight > 0 ? 1 / unitHeight : Infinity;
+  const invSnr = 1 / m.unitSnr;
+  // A run of scores over the threshold ends after this many points below it (noise dips).
+  const patience = rc + 1;
+  // Run state lives in locals and a finished run goes to `emitSpike`, a module function: a closure made
+  // per scan was a new call target on every detect, so the optimized loop deoptimized each time.
+  let inRun = ints[SI_IN_RUN] !== 0;
+  let lastAbove = ints[SI_LAST_ABOVE];
+  let bestS = doubles[SD_BEST_S];
+  let bestI = ints[SI_BEST_I];
+  let bestL = doubles[SD_BEST_L];
+  // Where the feet of the scored point and of the run's best point are.
+  let atL = ints[SI_AT_L];
+  let atR = ints[SI_AT_R];
+  let bestAtL = ints[SI_BEST_AT_L];
+  let bestAtR = ints[SI_BEST_AT_R];
+  const mask = smooth.length - 1;
+  let head = ints[SI_HEAD];
+  let tail = ints[SI_TAIL];
   // The core window slides by one point per step: its sum and count are kept in locals, the entering
   // and leaving points added and removed, and recomputed every 65536 steps so rounding cannot drift.
-  let sumC = 0;
-  let cntC = 0;
-  let sinceRecompute = 0;
+  let sumC = doubles[SD_SUM_C];
+  let cntC = ints[SI_CNT_C];
+  let sinceRecompute = ints[SI_SINCE_RECOMPUTE];
   const lo = h + minCount;
   const hi = n - 1 - h - minCount;
-  for (let j = lead0; j < n + W; j++) {
+  for (let j = from; j < to; j++) {
     if (j < n) {
       if (j === lead0 || sinceRecompute >= 65536) {
         sumC = cntC = 0;
@@ -402,7 +475,20 @@ function scanSpikes(
       emitSpike(x, t, base, m, echo, bestS, bestI, bestL, bestAtL, bestAtR, out);
     }
   }
-  if (inRun) emitSpike(x, t, base, m, echo, bestS, bestI, bestL, bestAtL, bestAtR, out);
+  ints[SI_IN_RUN] = inRun ? 1 : 0;
+  ints[SI_LAST_ABOVE] = lastAbove;
+  doubles[SD_BEST_S] = bestS;
+  ints[SI_BEST_I] = bestI;
+  doubles[SD_BEST_L] = bestL;
+  ints[SI_AT_L] = atL;
+  ints[SI_AT_R] = atR;
+  ints[SI_BEST_AT_L] = bestAtL;
+  ints[SI_BEST_AT_R] = bestAtR;
+  ints[SI_HEAD] = head;
+  ints[SI_TAIL] = tail;
+  doubles[SD_SUM_C] = sumC;
+  ints[SI_CNT_C] = cntC;
+  ints[SI_SINCE_RECOMPUTE] = sinceRecompute;
 }
 
 /**
