@@ -457,14 +457,16 @@ function scanChunk(
       // Yesterday's value plus the drift of a day (a smoothed day-over-day change): a trend is not an anomaly.
       const d = xi - xj - dDrift;
       const e = d < 0 ? -d : d;
-      const zd = e / (dScale > floor ? dScale : floor > 0 ? floor : 1e-300);
       if (dSeen > 2 * warmup && zLevel > SURPRISED) {
         const q = e < ar ? e / ar : 1;
         support += SUPPORT_ALPHA * (q - support);
       }
       // Yesterday lowers the verdict only where it predicts the point better than the level does (a
-      // smaller residual), not merely because its scale is larger.
-      if (seen >= warmup && dSeen > 2 * warmup && (ratio < seasonRatio || support < SUPPORTED) && zd < zi && e < ar) zi = zd;
+      // smaller residual), not merely because its scale is larger. Its z is divided out only then.
+      if (seen >= warmup && dSeen > 2 * warmup && (ratio < seasonRatio || support < SUPPORTED) && e < ar) {
+        const zd = e / (dScale > floor ? dScale : floor > 0 ? floor : 1e-300);
+        if (zd < zi) zi = zd;
+      }
       const lim = k * dScale;
       const dc = dScale > 0 && e > lim ? (d > 0 ? lim : -lim) : d;
       const ec = dc < 0 ? -dc : dc;
