@@ -457,7 +457,9 @@ function scanChunk(
     lo = lo + shrink < xi ? lo + shrink : xi;
     const floor = floorShare * (hi - lo);
     const r = xi - level;
-    const ar = r < 0 ? -r : r;
+    // |r| without a branch on its sign, which is a coin flip for residuals (a mispredicted branch per
+    // point costs more than the rest of the line); a zero is kept as it is, as \`r < 0 ? -r : r\` did.
+    const ar = r === 0 ? r : Math.abs(r);
     const div = scale > floor ? scale : floor > 0 ? floor : 1e-300;
     const zLevel = ar / div;
     let zi = zLevel;
@@ -476,7 +478,7 @@ function scanChunk(
     if (tj <= DAY_TOLERANCE && tj >= -DAY_TOLERANCE && xj === xj) {
       // Yesterday's value plus the drift of a day (a smoothed day-over-day change): a trend is not an anomaly.
       const d = xi - xj - dDrift;
-      const e = d < 0 ? -d : d;
+      const e = d === 0 ? d : Math.abs(d);
       if (dSeen > 2 * warmup && zLevel > SURPRISED) {
         const q = e < ar ? e / ar : 1;
         support += SUPPORT_ALPHA * (q - support);
@@ -489,7 +491,7 @@ function scanChunk(
       }
       const lim = k * dScale;
       const dc = dScale > 0 && e > lim ? (d > 0 ? lim : -lim) : d;
-      const ec = dc < 0 ? -dc : dc;
+      const ec = dc === 0 ? dc : Math.abs(dc);
       dSeen++;
       // Running means at first, then exponential: the first residuals weigh as much as later ones.
       const wd = dSeen < invScaleAlpha ? 1 / dSeen : scaleAlpha;
@@ -576,7 +578,7 @@ function scanChunk(
       scale += (ar - scale) / (seen - 1);
     } else {
       level += levelAlpha * rc;
-      scale += scaleAlpha * ((rc < 0 ? -rc : rc) - scale);
+      scale += scaleAlpha * ((rc === 0 ? rc : Math.abs(rc)) - scale);
     }
   }
   st[S_V_H] = vH;
