@@ -212,7 +212,7 @@ export function scanAnomaly(
   st[S_SUPPORT] = 1;
   st[S_RATIO] = 1;
   // Histogram of z, as a Fenwick tree; value view slot weights (see anomaly-values.ts) and scratch.
-  const hist = scoring ? new Float64Array(BINS + 3) : NONE;
+  const hist = scoring ? new Float64Array(BINS + 1) : NONE;
   const cnt = score ? new Float64Array(4 * SCORE_SETTINGS.valueBins) : NONE;
   const tmp = score ? new Float64Array(4 * SCORE_SETTINGS.valueBins) : NONE;
   const flags = (score ? HAS_SCORE : 0) | (residual ? HAS_RESIDUAL : 0);
@@ -223,22 +223,6 @@ export function scanAnomaly(
   for (let from = 0; from < n; from += CHUNK) {
     scanChunk(t, x, z, score ?? NONE, residual ?? NONE, hist, cnt, tmp, st, counters, flags, from, from + CHUNK < n ? from + CHUNK : n);
   }
-}
-
-/**
- * The Fenwick tree of z bins lives in hist[1..BINS]; hist[BINS + 1] stays 0 (query padding) and
- * hist[BINS + 2] takes the padding updates (never read). Per bin, the indices a query (bins below it)
- * and an update (its own bin) visit, in visiting order, padded to `FENWICK_STEPS` (a query of bins below
- * 128 visits at most 7, an update at most 8).
- */
-const FENWICK_STEPS = 8;
-const FENWICK_QUERY = new Uint8Array(BINS * FENWICK_STEPS).fill(BINS + 1);
-const FENWICK_UPDATE = new Uint8Array(BINS * FENWICK_STEPS).fill(BINS + 2);
-for (let b = 0; b < BINS; b++) {
-  let k = 0;
-  for (let j = b; j > 0; j -= j & -j) FENWICK_QUERY[b * FENWICK_STEPS + k++] = j;
-  k = 0;
-  for (let j = b + 1; j <= BINS; j += j & -j) FENWICK_UPDATE[b * FENWICK_STEPS + k++] = j;
 }
 
 /** Points per `scanChunk` call: the state is saved and restored once a chunk, which is exact and cheap. */
@@ -509,19 +493,8 @@ function scanChunk(
         // Inlined: a call per point returning a double costs more than the work. Rarity is
         // -log((weight at or above the bin + w) / (total + w)), at most 1 / q - 1 for that ratio q.
         const bz = zBin(zi);
-        // Fenwick sums and updates over fixed-length index lists (padded with a slot that stays 0, or a
-        // sink nobody reads): the same additions in the same order, without a loop whose trip count
-        // changes with every point's bin.
-        const qb = bz * FENWICK_STEPS;
         let below = 0;
-        below += hist[FENWICK_QUERY[qb]];
-        below += hist[FENWICK_QUERY[qb + 1]];
-        below += hist[FENWICK_QUERY[qb + 2]];
-        below += hist[FENWICK_QUERY[qb + 3]];
-        below += hist[FENWICK_QUERY[qb + 4]];
-        below += hist[FENWICK_QUERY[qb + 5]];
-        below += hist[FENWICK_QUERY[qb + 6]];
-        below += hist[FENWICK_QUERY[qb + 7]];
+        for (let j = bz; j > 0; j -= j & -j) below += hist[j];
         const qz = (total - below + w) / (total + w);
         // Residual score (full weight), unless bounded below both peaks it could matter for.
         // The lower of the peaks that matter (only compared with, so the sign of a zero does not matter).
@@ -536,14 +509,7 @@ function scanChunk(
             if (sv > sc) sc = sv;
           }
         }
-        hist[FENWICK_UPDATE[qb]] += w;
-        hist[FENWICK_UPDATE[qb + 1]] += w;
-        hist[FENWICK_UPDATE[qb + 2]] += w;
-        hist[FENWICK_UPDATE[qb + 3]] += w;
-        hist[FENWICK_UPDATE[qb + 4]] += w;
-        hist[FENWICK_UPDATE[qb + 5]] += w;
-        hist[FENWICK_UPDATE[qb + 6]] += w;
-        hist[FENWICK_UPDATE[qb + 7]] += w;
+        for (let j = bz + 1; j <= BINS; j += j & -j) hist[j] += w;
         total += w;
         w *= grow;
         if (w > RESCALE_ABOVE) {
