@@ -387,6 +387,14 @@ function scanChunk(
           vH *= 2;
         }
         while (range <= (VB * vH) / 2 && vH > mag * MIN_RELATIVE_BIN) {
+          // Centre the slots on the recent range first: a split doubles every bin's distance from the
+          // centre, so bins the data drifted to (the centre only moves when data leaves the slots)
+          // would fall off and the histogram would forget values seen a moment ago.
+          const mid = Math.floor((vHi + vLo) / 2 / vH);
+          if (mid !== vC) {
+            shiftBins(cnt, tmp, mid - vC);
+            vC = mid;
+          }
           splitBins(cnt, tmp);
           vC *= 2;
           vH /= 2;
