@@ -49,29 +49,10 @@ export interface EchoScorer {
 }
 
 /**
- * Whether the candidate at series index `i` with `score` echoes one of `seasonsMs` earlier or later.
- * `scorer.scoreAt(j, need)` scores series index j (see `EchoScorer`); `tolerance` is how many
- * points off the exact time an echo may be. Only points at or after `lowest` are scored (the data the
- * caller has). O(seasons * tolerance * cost of scoreAt).
- */
-export function echoesSeasonally(
-  t: Float64Array,
-  i: number,
-  score: number,
-  seasonsMs: readonly number[],
-  tolerance: number,
-  lowest: number,
-  scorer: EchoScorer,
-): boolean {
-  if (!(score > 0)) return false;
-  return recursSeasonally(t, i, ECHO_SHARE * score, seasonsMs, tolerance, lowest, scorer);
-}
-
-/**
  * Whether something scoring at least `need` lies one of `seasonsMs` before or after series index `i`
- * (within `tolerance` points of that time, and not within `tolerance` points of `i` itself): the echo
- * check of `echoesSeasonally` with the bar given outright, e.g. the detector's own threshold when
- * asking whether a labeled shape recurs daily as something the detector would report.
+ * (within `tolerance` points of that time, and not within `tolerance` points of `i` itself), with the
+ * bar given outright: e.g. the detector's own threshold, when asking whether a labeled shape recurs
+ * daily as something the detector would report.
  */
 export function recursSeasonally(
   t: Float64Array,
@@ -99,11 +80,12 @@ export function recursSeasonally(
 }
 
 /**
- * Whether the candidate at series index `i` with `score` belongs to a seasonal pattern: it echoes (as
- * in `echoesSeasonally`) at two of the times one and two seasons before and after it, or at the only
- * such time the data covers. One echo among several times with data is a coincidence (shapes that
- * recur irregularly now and then land a day apart), not a pattern. Only points at or after `lowest` are
- * scored, so a causal caller needs two seasons of context. O(seasons * tolerance * cost of scoreAt).
+ * Whether the candidate at series index `i` with `score` belongs to a seasonal pattern: it echoes
+ * (something scores at least `ECHO_SHARE` of it within `tolerance` points) at two of the times one and
+ * two seasons before and after it, or at the only such time the data covers. One echo among several
+ * times with data is a coincidence (shapes that recur irregularly now and then land a day apart), not
+ * a pattern. Only times whose whole window lies at or after `lowest` count, so a causal caller needs
+ * two seasons of context. O(seasons * tolerance * cost of scoreAt).
  */
 export function echoesRecurringly(
   t: Float64Array,
@@ -159,45 +141,4 @@ export function pointsIn(t: Float64Array, ms: number): number {
   steps.sort();
   const median = steps[k >> 1];
   return median > 0 ? Math.ceil(ms / median) : 0;
-}
-
-/**
- * Like `echoesSeasonally`, but the candidate must echo at two of the times one and two seasons before
- * and after it (at the one there is, when only one has data): the normal pattern recurs day after
- * day, while a single like shape one season away is a coincidence (another event, or a sibling of the
- * labeled one). Times without data (or before `lowest`) do not count against it.
- */
-export function echoesSeasonallyTwice(
-  t: Float64Array,
-  i: number,
-  score: number,
-  seasonsMs: readonly number[],
-  tolerance: number,
-  lowest: number,
-  scorer: EchoScorer,
-): boolean {
-  if (seasonsMs.length === 0 || !(score > 0)) return false;
-  const need = ECHO_SHARE * score;
-  const step = i > 0 ? t[i] - t[i - 1] : i + 1 < t.length ? t[i + 1] - t[i] : 0;
-  for (let k = 0; k < seasonsMs.length; k++) {
-    const P = seasonsMs[k];
-    let places = 0;
-    let echoes = 0;
-    for (let m = -2; m <= 2; m++) {
-      if (m === 0) continue;
-      const j = nearestIndex(t, t[i] + m * P, Math.max(step, 1) * (tolerance + 1));
-      if (j < 0 || j + tolerance < lowest) continue;
-      places++;
-      for (let q = Math.max(lowest, j - tolerance); q <= j + tolerance && q < t.length; q++) {
-        if (Math.abs(q - i) <= tolerance) continue;
-        if (scorer.scoreAt(q, need) >= need) {
-          echoes++;
-          break;
-        }
-      }
-      if (echoes >= 2) return true;
-    }
-    if (places === 1 && echoes === 1) return true;
-  }
-  return false;
 }

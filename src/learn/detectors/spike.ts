@@ -8,7 +8,7 @@ import {
 } from './candidates';
 import { labelIndexRanges, median, mergedSpans, requirePositiveLabels } from './label-ranges';
 import { heightInNormalizedUnits, NOISE_FLOOR, normalizationHalfRange, signedNormalizedValues } from './normalize';
-import { echoesSeasonallyTwice as echoesSeasonally, pointsIn, seasonsToFilter, type EchoScorer } from './seasonal';
+import { echoesRecurringly, pointsIn, seasonsToFilter, type EchoScorer } from './seasonal';
 import { SlidingWindowStats } from './sliding-window-stats';
 import { LearningError, type Detection, type Labels, type Model, type Series, type Span } from './types';
 
@@ -28,7 +28,7 @@ import { LearningError, type Detection, type Labels, type Model, type Series, ty
  * two ratios over their thresholds; 1 passes.
  * A candidate is the highest point of a run of scores over the threshold; it is kept when its width at
  * half height is like the labeled ones, it stays low past its feet, and it does not recur with the
- * day or week (see `echoesSeasonallyTwice`). Bounds come from the typical (median) labeled spike.
+ * day or week (see `echoesRecurringly`). Bounds come from the typical (median) labeled spike.
  */
 export interface SpikeModel extends Model {
   type: 'peak' | 'trough';
@@ -535,7 +535,7 @@ function emitSpike(
   const w = r - l + 1;
   if (w < m.minWidth || w > m.maxWidth) return;
   if (!standsAlone(x, atL, atR, bestI, bestL, m)) return;
-  if (echoesSeasonally(t, base + bestI, bestS, m.seasonsMs, m.segmentHalfWidth, base, echo)) return;
+  if (echoesRecurringly(t, base + bestI, bestS, m.seasonsMs, m.segmentHalfWidth, base, echo)) return;
   out.add(Math.min(l, bestI - m.segmentHalfWidth), Math.max(r, bestI + m.segmentHalfWidth), bestS);
 }
 
@@ -625,7 +625,7 @@ export function learnSpike(type: 'peak' | 'trough', series: Series, labels: Labe
   const echo = new SpikeEchoScorer(x, 0, model, invHeight, invSnr);
   model.seasonsMs = seasonsToFilter(series.t, (P) =>
     tops.every((p, j) =>
-      echoesSeasonally(series.t, p, Math.min(heights[j] * invHeight, snrs[j] * invSnr), [P], model.segmentHalfWidth, 0, echo),
+      echoesRecurringly(series.t, p, Math.min(heights[j] * invHeight, snrs[j] * invSnr), [P], model.segmentHalfWidth, 0, echo),
     ),
   );
   model.seasonPoints = model.seasonsMs.length > 0 ? pointsIn(series.t, Math.max(...model.seasonsMs)) : 0;
