@@ -231,15 +231,20 @@ function detectAnomalies(model: AnomalyModel, series: Series, fromIndex = 0): De
   const residual = new Float64Array(x.length);
   scanAnomaly(base === 0 ? series.t : series.t.subarray(base), x, m, z, score, residual);
   const c = new Candidates();
-  const extend = EXTEND_FRACTION * m.threshold;
+  collectRuns(z, score, residual, m.threshold, c);
+  return finalizeDetections(series, base, c, from, m.excluded);
+}
+
+/**
+ * Segments from the scan's per-point verdicts, into `c`. A module function keeping its run in locals:
+ * a closure over them would box every double it stores, once per point.
+ */
+function collectRuns(z: Float64Array, score: Float64Array, residual: Float64Array, threshold: number, c: Candidates): void {
+  const extend = EXTEND_FRACTION * threshold;
   const sustainedSum = SUSTAINED_POINTS * extend;
   let runStart = -1;
   let runEnd = -1;
   let runMax = 0;
-  const close = () => {
-    if (runStart >= 0) c.add(runStart, runEnd, confidenceFromMargin(runMax / RAW_SCORE_THRESHOLD));
-    runStart = -1;
-  };
   for (let i = 0; i < z.length; i++) {
     const zi = z[i];
     const si = score[i];
@@ -252,23 +257,23 @@ function detectAnomalies(model: AnomalyModel, series: Series, fromIndex = 0): De
       }
       // NaN points (z 0) neither extend nor end a segment.
       if (zi === 0 || i - runEnd <= MERGE_GAP) continue;
-      close();
+      c.add(runStart, runEnd, confidenceFromMargin(runMax / RAW_SCORE_THRESHOLD));
+      runStart = -1;
     }
     // Two ways to start: the score (led by value rarity) with the point standing out of the recent
     // level, or, as before the value view, the residual score with the point clearly beyond the
     // threshold (a sharp spike among familiar values; labels move this threshold) and a surprise rare
     // in itself, not only large (see MIN_SURPRISE_RARITY).
     const ri = residual[i];
-    const valueLed = si >= RAW_SCORE_THRESHOLD && (zi > m.threshold || sustained(z, i, sustainedSum));
-    const residualLed = zi > m.threshold && ri >= RAW_SCORE_THRESHOLD && ri >= MIN_SURPRISE_RARITY * Math.log1p(zi);
+    const valueLed = si >= RAW_SCORE_THRESHOLD && (zi > threshold || sustained(z, i, sustainedSum));
+    const residualLed = zi > threshold && ri >= RAW_SCORE_THRESHOLD && ri >= MIN_SURPRISE_RARITY * Math.log1p(zi);
     if (valueLed || residualLed) {
       runStart = i;
       runEnd = i;
       runMax = si > ri ? si : ri;
     }
   }
-  close();
-  return finalizeDetections(series, base, c, from, m.excluded);
+  if (runStart >= 0) c.add(runStart, runEnd, confidenceFromMargin(runMax / RAW_SCORE_THRESHOLD));
 }
 
 /**
