@@ -61,21 +61,22 @@ export function rowColumns(raw: unknown): ValueColumns | null {
   return new ValueColumns(raw.length, columns);
 }
 
-/** Where the last `simpleNumberAt` ended, or -1 when the text there was not a simple number. */
-let simpleEnd = -1;
+/** The value `simpleNumberEnd` read (a typed array: a double returned from a call would be boxed). */
+const simpleValue = new Float64Array(1);
 
 /**
- * The number at `p` when it is simple, `[-]digits[.digits]` with at most 15 digits and no exponent
- * (optionally in double quotes when `quoted` allows it, as Prometheus writes values); sets
- * `simpleEnd` past it, or to -1 when it is anything else (the caller takes the slow path). Exact:
- * the mantissa is below 2^53 and 10^frac is exact, so one division is correctly rounded, as JSON.parse.
- * A module function (not a closure) so the hot loops keep their position in registers.
+ * Reads the number at `p` when it is simple, `[-]digits[.digits]` with at most 15 digits and no
+ * exponent (optionally in double quotes when `quoted` allows it, as Prometheus writes values), into
+ * `simpleValue[0]`, and returns the position after it; -1 when it is anything else (the caller takes
+ * the slow path). Exact: the mantissa is below 2^53 and 10^frac is exact, so one division is
+ * correctly rounded, as JSON.parse. A module function (not a closure) so the hot loops keep their
+ * position in registers.
  */
-function simpleNumberAt(text: string, p: number, quoted: boolean): number {
+function simpleNumberEnd(text: string, p: number, quoted: boolean): number {
   let c = text.charCodeAt(p);
   const inQuotes = c === 34;
   if (inQuotes) {
-    if (!quoted) return (simpleEnd = -1);
+    if (!quoted) return -1;
     c = text.charCodeAt(++p);
   }
   const neg = c === 45;
@@ -98,10 +99,10 @@ function simpleNumberAt(text: string, p: number, quoted: boolean): number {
       c = text.charCodeAt(++p);
     }
   }
-  if (digits === 0 || digits > 15 || frac === 0 || (inQuotes ? c !== 34 : c === 101 || c === 69)) return (simpleEnd = -1);
-  simpleEnd = inQuotes ? p + 1 : p;
+  if (digits === 0 || digits > 15 || frac === 0 || (inQuotes ? c !== 34 : c === 101 || c === 69)) return -1;
   const x = frac <= 0 ? mant : mant / POW10[frac];
-  return neg ? -x : x;
+  simpleValue[0] = neg ? -x : x;
+  return inQuotes ? p + 1 : p;
 }
 
 /** What `parseJsonFast` turns into typed arrays. */
@@ -193,10 +194,10 @@ function parseColumnar(text: string, rowKeys: ReadonlySet<string>, numberArrays:
     }
   };
   const num = (): number => {
-    const simple = simpleNumberAt(text, i, false);
-    if (simpleEnd >= 0) {
-      i = simpleEnd;
-      return simple;
+    const end = simpleNumberEnd(text, i, false);
+    if (end >= 0) {
+      i = end;
+      return simpleValue[0];
     }
     // Exponents and long mantissas: check JSON's number grammar, then let Number round.
     const start = i;
@@ -294,9 +295,11 @@ function parseColumnar(text: string, rowKeys: ReadonlySet<string>, numberArrays:
             x = NaN;
             p += 4;
           } else {
-            x = simpleNumberAt(text, p, true);
-            if (simpleEnd >= 0) p = simpleEnd;
-            else if ((c >= 48 && c <= 57) || c === 45 || c === 34 || c === 116 || c === 102) {
+            const end = simpleNumberEnd(text, p, true);
+            if (end >= 0) {
+              x = simpleValue[0];
+              p = end;
+            } else if ((c >= 48 && c <= 57) || c === 45 || c === 34 || c === 116 || c === 102) {
               // Exponents, long mantissas, strings (times, "NaN", "+Inf"), booleans: the slow path.
               i = p;
               x = cellNumber(value());
@@ -355,9 +358,11 @@ function parseColumnar(text: string, rowKeys: ReadonlySet<string>, numberArrays:
         x = NaN;
         p += 4;
       } else {
-        x = simpleNumberAt(text, p, false);
-        if (simpleEnd >= 0) p = simpleEnd;
-        else if ((c >= 48 && c <= 57) || c === 45) {
+        const end = simpleNumberEnd(text, p, false);
+        if (end >= 0) {
+          x = simpleValue[0];
+          p = end;
+        } else if ((c >= 48 && c <= 57) || c === 45) {
           i = p;
           x = num();
           p = i;
