@@ -103,6 +103,12 @@ function scoreFromWindows(
   return a < b ? a : b;
 }
 
+/** Slot of position p (any integer) in a ring of L slots. */
+function ringSlot(p: number, L: number): number {
+  const k = p % L;
+  return k < 0 ? k + L : k;
+}
+
 /**
  * Score of the boundary at series index j (`x` index j - base), computed directly (O(B)): for seasonal
  * echoes. Reuses its two windows, so an echo check allocates nothing.
@@ -110,8 +116,21 @@ function scoreFromWindows(
 class LevelShiftEchoScorer implements EchoScorer {
   private readonly left: SlidingWindowStats;
   private readonly right: SlidingWindowStats;
-  /** Scores around an echo, to locate its step. */
+  /** Windows of the sweep that locates an echo's step; they only move forward between resets. */
+  private readonly sweepLeft: SlidingWindowStats;
+  private readonly sweepRight: SlidingWindowStats;
+  /**
+   * Scores of the sweep, a ring indexed by boundary (relative to `base`): the positions from
+   * `sweptFrom` to `swept` are known. Echo positions that follow one another need the same
+   * neighbourhood shifted by one, so a sweep continues the previous one instead of starting over.
+   */
   private readonly around: Float64Array;
+  private sweptFrom = 0;
+  private swept = -Infinity;
+  /** The candidate the sweep was made for: each candidate's check starts afresh, so what it decides does not depend on the candidates checked before it (a detect with context checks fewer). */
+  private sweptFor = -1;
+  /** The candidate `scoreOf`'s windows have slid for (see there). */
+  private scoredFor = -2;
 
   constructor(
     private readonly x: Float64Array,
@@ -123,6 +142,8 @@ class LevelShiftEchoScorer implements EchoScorer {
   ) {
     this.left = new SlidingWindowStats(x);
     this.right = new SlidingWindowStats(x);
+    this.sweepLeft = new SlidingWindowStats(x);
+    this.sweepRight = new SlidingWindowStats(x);
     this.around = new Float64Array(2 * (g + (B >> 1)) + 1);
   }
 
@@ -160,22 +181,16 @@ class LevelShiftEchoScorer implements EchoScorer {
     if (this.invShift < Infinity && this.candidateShift - this.lastShift >= EXCESS_SHARE / THRESHOLD_SHARE / this.invShift) {
       return -Infinity;
     }
-    // One forward sweep over the neighbourhood (the windows only move forward).
-    const { left, right, x, around } = this;
-    const minCount = minWindowCount(B);
-    const R = (around.length - 1) >> 1;
-    left.reset(x);
-    right.reset(x);
+    // The scores of the neighbourhood [c - R, c + R], swept forward (continuing the last sweep when it
+    // reaches into the neighbourhood), then the best boundary and its plateau of near-best scores.
+    const around = this.around;
+    const L = around.length;
+    const R = (L - 1) >> 1;
+    this.sweepTo(c - R, c + R);
     let best = c;
     let bestScore = s;
     for (let p = c - R; p <= c + R; p++) {
-      let sp = -Infinity;
-      if (p >= 1 && p < x.length) {
-        left.moveTo(p - g - B, p - g);
-        right.moveTo(p + g, p + g + B);
-        sp = scoreFromWindows(left, right, minCount, this.invShift, this.invSnr);
-      }
-      around[p - c + R] = sp;
+      const sp = around[ringSlot(p, L)];
       if (sp > bestScore) {
         bestScore = sp;
         best = p;
@@ -183,19 +198,49 @@ class LevelShiftEchoScorer implements EchoScorer {
     }
     const floor = bestScore - 0.1 * Math.abs(bestScore);
     let l = best;
-    while (l > c - R && around[l - 1 - c + R] >= floor) l--;
+    while (l > c - R && around[ringSlot(l - 1, L)] >= floor) l--;
     let r = best;
-    while (r < c + R && around[r + 1 - c + R] >= floor) r++;
+    while (r < c + R && around[ringSlot(r + 1, L)] >= floor) r++;
     return Math.abs((l + r) / 2 - c) <= g ? s : -Infinity;
+  }
+
+  /** Makes the scores of boundaries `from..to` known in `around` (see there). */
+  private sweepTo(from: number, to: number): void {
+    const { sweepLeft: left, sweepRight: right, x, around, g, B } = this;
+    const L = around.length;
+    let p = this.swept + 1;
+    if (this.sweptFor !== this.candidate || !(this.sweptFrom <= from && from <= p && to >= this.swept)) {
+      this.sweptFor = this.candidate;
+      left.reset(x);
+      right.reset(x);
+      p = from;
+      this.sweptFrom = from;
+    }
+    const minCount = minWindowCount(B);
+    for (; p <= to; p++) {
+      let sp = -Infinity;
+      if (p >= 1 && p < x.length) {
+        left.moveTo(p - g - B, p - g);
+        right.moveTo(p + g, p + g + B);
+        sp = scoreFromWindows(left, right, minCount, this.invShift, this.invSnr);
+      }
+      around[ringSlot(p, L)] = sp;
+    }
+    this.swept = to;
+    if (this.sweptFrom < to - L + 1) this.sweptFrom = to - L + 1;
   }
 
   private scoreOf(c: number): number {
     const x = this.x;
     if (c < 1 || c >= x.length) return -Infinity;
     const { left, right, g, B } = this;
-    // Reset windows recompute from scratch on their next move, exactly as new ones would.
-    left.reset(x);
-    right.reset(x);
+    // Within one candidate's check the windows slide on (echo positions mostly follow one another);
+    // a new candidate starts from scratch, so its verdict does not depend on the ones checked before.
+    if (this.scoredFor !== this.candidate) {
+      left.reset(x);
+      right.reset(x);
+      this.scoredFor = this.candidate;
+    }
     left.moveTo(c - g - B, c - g);
     right.moveTo(c + g, c + g + B);
     const minCount = minWindowCount(B);
