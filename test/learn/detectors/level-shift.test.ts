@@ -1,15 +1,19 @@
 import { describe, expect, it } from 'vitest';
 import { dropDetector } from '../../../src/learn/detectors/drop';
 import { jumpDetector } from '../../../src/learn/detectors/jump';
+import type { LevelShiftModel } from '../../../src/learn/detectors/level-shift';
+import type { Detector } from '../../../src/learn/detectors/types';
 import { detectOnOtherFixture, expectNegativesRespected } from './behaviour';
 import { fixtureFor, matchDetections } from './fixtures';
 import { addSpike, addStep, background, indexOf, spanOf } from './synthetic';
 
 /** The jump and drop detectors are one level-shift detector, mirrored: every case runs both ways. */
-describe.each([
-  { type: 'jump' as const, detector: jumpDetector, up: 1 },
-  { type: 'drop' as const, detector: dropDetector, up: -1 },
-])('$type detector', ({ type, detector, up }) => {
+const cases: { type: 'jump' | 'drop'; detector: Detector<LevelShiftModel>; up: number }[] = [
+  { type: 'jump', detector: jumpDetector, up: 1 },
+  { type: 'drop', detector: dropDetector, up: -1 },
+];
+
+describe.each(cases)('$type detector', ({ type, detector, up }) => {
   it.each([7, 11, 23])('finds level shifts of its direction, of varied size and ramp, after two labels (seed %i)', (seed) => {
     const fx = fixtureFor(type, 8000, seed);
     const model = detector.learn(fx.series, fx.labels);
