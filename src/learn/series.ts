@@ -68,7 +68,11 @@ export function emptySeries(): Series {
  * indexAtOrAfter(series, Date.parse('2024-01-01'));
  */
 export function indexAtOrAfter(series: Series, tMs: number): number {
-  const t = series.t;
+  return firstIndexAtOrAfter(series.t, tMs);
+}
+
+/** `indexAtOrAfter` on the times alone (for scans that hold `t`, not a series). */
+export function firstIndexAtOrAfter(t: Float64Array, tMs: number): number {
   let lo = 0;
   let hi = t.length;
   while (lo < hi) {

@@ -5,6 +5,8 @@
  * A candidate "echoes" when the detector scores at least `ECHO_SHARE` of its score within a few points
  * of the same time one season earlier or later.
  */
+import { firstIndexAtOrAfter } from '../series';
+
 const DAY_MS = 86_400_000;
 /** The seasons checked: a day and a week. */
 export const SEASONS_MS = [DAY_MS, 7 * DAY_MS] as const;
@@ -13,15 +15,7 @@ const ECHO_SHARE = 0.6;
 
 /** Index of the point nearest to `ms`, or -1 when none is within `slack` ms. */
 function nearestIndex(t: Float64Array, ms: number, slack: number): number {
-  // First index with t >= ms (the binary search of `indexAtOrAfter`, without wrapping t in a series).
-  let lo = 0;
-  let hi = t.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (t[mid] < ms) lo = mid + 1;
-    else hi = mid;
-  }
-  const j = lo;
+  const j = firstIndexAtOrAfter(t, ms);
   let best = -1;
   let bestD = Infinity;
   for (let q = j - 1; q <= j; q++) {
