@@ -4,13 +4,9 @@
  * map changes no verdict. Non-finite values become NaN; a constant series becomes all zeros.
  */
 export function normalizedValues(v: Float64Array, from = 0, to = v.length): Float64Array {
-  let min = Infinity;
-  let max = -Infinity;
-  for (let i = from; i < to; i++) {
-    const x = v[i];
-    if (x < min) min = x;
-    if (x > max) max = x;
-  }
+  minMaxOf(v, from, to);
+  const min = minMax[0];
+  const max = minMax[1];
   const out = new Float64Array(Math.max(0, to - from));
   // Halves first: max - min would overflow for values near ±1.8e308.
   const mid = min / 2 + max / 2;
@@ -27,6 +23,20 @@ export function normalizedValues(v: Float64Array, from = 0, to = v.length): Floa
     }
   }
   return out;
+}
+
+/** Smallest and largest value of `v[from, to)` (NaN ignored; Infinity and -Infinity when none), written to `minMax`. */
+const minMax = new Float64Array(2);
+function minMaxOf(v: Float64Array, from: number, to: number): void {
+  let min = Infinity;
+  let max = -Infinity;
+  for (let i = from; i < to; i++) {
+    const x = v[i];
+    if (x < min) min = x;
+    if (x > max) max = x;
+  }
+  minMax[0] = min;
+  minMax[1] = max;
 }
 
 /** `normalizedValues` from `from` on, mirrored when `sign` is -1 (troughs and drops look up). */
@@ -49,13 +59,9 @@ export const NOISE_FLOOR = 1e-9;
  * the series (detection from `fromIndex`) still compares like with like.
  */
 export function normalizationHalfRange(v: Float64Array, from = 0, to = v.length): number {
-  let min = Infinity;
-  let max = -Infinity;
-  for (let i = from; i < to; i++) {
-    const x = v[i];
-    if (x < min) min = x;
-    if (x > max) max = x;
-  }
+  minMaxOf(v, from, to);
+  const min = minMax[0];
+  const max = minMax[1];
   const half = max / 2 - min / 2;
   return half > 0 && Number.isFinite(half) ? half : 0;
 }
