@@ -12,7 +12,7 @@
 import type { Series } from '../learn/detectors/types';
 import { seriesFromPoints } from '../learn/series';
 import { cellNumber, parseJsonFast } from './fast-json';
-import { authHeadersFor, datasourceUrl, fetchWithTimeout, isDirectDatasourceUrl } from './grafana';
+import { asObject, authHeadersFor, datasourceUrl, fetchWithTimeout, isDirectDatasourceUrl } from './grafana';
 import { concatPages, pageRanges } from './paging';
 import { EMPTY_SERIES, selectSeries, seriesName, unitTarget, type NamedSeries } from './select-series';
 import { DatasourceError, type Datasource, type FetchContext, type FetchedSeries, type MetricSource } from './types';
@@ -27,17 +27,6 @@ export const GRAFANA_PAGE_POINTS = 10_000;
 const DEFAULT_INTERVAL_MS = 60_000;
 
 type Query = Record<string, unknown>;
-
-function asObject(x: unknown): Record<string, unknown> | undefined {
-  if (typeof x === 'string') {
-    try {
-      x = JSON.parse(x);
-    } catch {
-      return undefined;
-    }
-  }
-  return x && typeof x === 'object' && !Array.isArray(x) ? (x as Record<string, unknown>) : undefined;
-}
 
 const isQuery = (q: unknown): q is Query => typeof q === 'object' && q !== null && !Array.isArray(q);
 

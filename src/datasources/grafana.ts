@@ -392,3 +392,18 @@ export async function fetchWithTimeout(
   }
   return body;
 }
+
+/**
+ * An object, or JSON text of one (panels send a datasource's `data` either way), as an object;
+ * undefined for anything else.
+ */
+export function asObject(x: unknown): Record<string, unknown> | undefined {
+  if (typeof x === 'string') {
+    try {
+      x = JSON.parse(x);
+    } catch {
+      return undefined;
+    }
+  }
+  return x && typeof x === 'object' && !Array.isArray(x) ? (x as Record<string, unknown>) : undefined;
+}

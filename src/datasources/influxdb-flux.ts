@@ -8,20 +8,9 @@
  */
 import type { Series } from '../learn/detectors/types';
 import { seriesFromPoints } from '../learn/series';
-import { authHeadersFor, datasourceUrl, fetchWithTimeout, isDirectDatasourceUrl } from './grafana';
+import { asObject, authHeadersFor, datasourceUrl, fetchWithTimeout, isDirectDatasourceUrl } from './grafana';
 import { EMPTY_SERIES, selectSeries, seriesName, unitTarget, type NamedSeries } from './select-series';
 import { DatasourceError, type Datasource, type DatasourceSpec, type FetchContext, type FetchedSeries, type MetricSource } from './types';
-
-function asObject(x: unknown): Record<string, unknown> | undefined {
-  if (typeof x === 'string') {
-    try {
-      x = JSON.parse(x);
-    } catch {
-      return undefined;
-    }
-  }
-  return x && typeof x === 'object' && !Array.isArray(x) ? (x as Record<string, unknown>) : undefined;
-}
 
 const FLUX_PATH = /(?:^|\/)api\/v2\/query\/?(?:[?#].*)?$/i;
 
@@ -223,6 +212,16 @@ interface Table {
   t: Float64Array;
   v: Float64Array;
   n: number;
+}
+
+/** Doubles a table's capacity (its columns are filled up to `n`). */
+function grow(tb: Table): void {
+  const t = new Float64Array(tb.n * 2);
+  t.set(tb.t);
+  tb.t = t;
+  const v = new Float64Array(tb.n * 2);
+  v.set(tb.v);
+  tb.v = v;
 }
 
 function cellNumber(text: string, from: number, to: number): number {
@@ -470,14 +469,7 @@ export function parseFluxCsv(text: string, fromMs = -Infinity, toMs = Infinity):
           const time = parseRfc3339(text, ts, te);
           if (!(time >= fromMs && time < toMs)) continue;
           const tb = current[0];
-          if (tb.n === tb.t.length) {
-            const t2 = new Float64Array(tb.n * 2);
-            t2.set(tb.t);
-            tb.t = t2;
-            const v2 = new Float64Array(tb.n * 2);
-            v2.set(tb.v);
-            tb.v = v2;
-          }
+          if (tb.n === tb.t.length) grow(tb);
           tb.t[tb.n] = time;
           tb.v[tb.n] = cellNumber(text, te + 1, ve);
           tb.n++;
@@ -573,14 +565,7 @@ export function parseFluxCsv(text: string, fromMs = -Infinity, toMs = Infinity):
     if (!(time >= fromMs && time < toMs)) continue;
     for (let j = 0; j < valueCols.length; j++) {
       const tb = current[j];
-      if (tb.n === tb.t.length) {
-        const t2 = new Float64Array(tb.n * 2);
-        t2.set(tb.t);
-        tb.t = t2;
-        const v2 = new Float64Array(tb.n * 2);
-        v2.set(tb.v);
-        tb.v = v2;
-      }
+      if (tb.n === tb.t.length) grow(tb);
       const vc = valueCols[j];
       tb.t[tb.n] = time;
       if (quoted[vc]) {
