@@ -5,6 +5,7 @@ import { expect } from 'vitest';
 import { parseConfig } from '../../src/config';
 import { startNodeServer, type NodeServer, type NodeServerOptions } from '../../src/hosts/node-host';
 import { silentLogger } from '../../src/log';
+import { covers, type Peak } from './peak-series';
 
 export interface TestServer extends NodeServer {
   dir: string;
@@ -51,4 +52,13 @@ export function apiClient(url: () => string) {
     return (await call(`/anomalies/status?id=${id}`)).body as { status: string; errorMessage: string };
   };
   return { call, settled };
+}
+
+/**
+ * After learning from the first peak: every other peak is covered by a detection, and every detection
+ * covers a peak (none is a false alarm).
+ */
+export function expectFindsThePeaks(found: { start: number; finish: number }[], peaks: Peak[]): void {
+  for (const p of peaks.slice(1)) expect(found.some((s) => covers(s, p.centre)), `peak at ${new Date(p.centre).toISOString()}`).toBe(true);
+  for (const s of found) expect(peaks.some((p) => covers(s, p.centre)), `false detection ${s.start}..${s.finish}`).toBe(true);
 }

@@ -38,3 +38,7 @@ export function peakSeries(end: number, days: number) {
   };
   return { start, end, peaks, lines };
 }
+
+/** Whether a detected segment covers time `t`, with two minutes of slack (segments are rounded to points). */
+export const covers = (s: { start: number; finish: number }, t: number) => s.start - 2 * MINUTE <= t && t <= s.finish + 2 * MINUTE;
+
