@@ -122,17 +122,3 @@ export async function loadHistory(
   const name = (chunks[0] as FetchedSeries).name; // the newest chunk's choice of series
   return { ...concatSeries(chunks.reverse()), name };
 }
-
-/**
- * The points with `fromMs <= t < toMs`, for a detection tick (ask from the last point seen minus a small
- * overlap, not from the last tick's wall clock, so late points are still detected).
- */
-export function fetchRange(
-  source: MetricSource,
-  ds: Datasource,
-  ctx: FetchContext,
-  fromMs: number,
-  toMs: number,
-): Promise<Series> {
-  return ds.query(source, fromMs, toMs, ctx);
-}
